@@ -1,0 +1,98 @@
+/** The syndication format a feed was parsed from. */
+export type FeedFormat = 'rss' | 'atom' | 'rdf' | 'json';
+
+/** A feed's own metadata after normalization. */
+export interface Feed {
+  /** The URL the feed was fetched from (after permanent redirects), or the file path for local input. */
+  url: string;
+  title: string;
+  /** The site the feed belongs to, absolute, or null. */
+  link: string | null;
+  format: FeedFormat;
+  /** The HTML page this feed was discovered from, when the user gave a page rather than a feed. */
+  discoveredFrom?: string;
+  /** Plain-text description of the feed, or null. */
+  description: string | null;
+  /** The feed-level author, used when an item names none. */
+  author: string | null;
+  /** RSS `<ttl>` in seconds, or null. */
+  ttlSeconds: number | null;
+}
+
+/** One entry of a feed, normalized; every field is safe to show in Discord as is. */
+export interface FeedItem {
+  /** The primary identity key (the first of `keys`). Distinct within one fetch. */
+  id: string;
+  /**
+   * Every identity key of the item: `g:` guid (only when unique within the fetch), `l:` canonical
+   * link, `f:` fingerprint of title and date. An item is new when none of its keys was seen.
+   */
+  keys: string[];
+  /** The raw guid / Atom id / JSON Feed id, or null. */
+  guid: string | null;
+  /** Plain text title, or null when the entry has none. */
+  title: string | null;
+  /** Absolute URL of the entry, or null. */
+  link: string | null;
+  /** ISO-8601 UTC, or null when missing or unparseable. */
+  published: string | null;
+  author: string | null;
+  categories: string[];
+  /** Discord markdown converted from the entry's HTML, escaped so it cannot ping or hide text; or null. */
+  summary: string | null;
+  /** Absolute URL of the entry's picture, or null. */
+  image: string | null;
+}
+
+/** A feed and its items in document order. */
+export interface ParsedFeed {
+  feed: Feed;
+  items: FeedItem[];
+}
+
+/** Validators from an earlier fetch, sent back as a conditional GET. */
+export interface CacheValidators {
+  etag?: string | null;
+  lastModified?: string | null;
+}
+
+/** Response headers a scheduler needs to be polite. */
+export interface FetchHeaders {
+  contentType: string | null;
+  etag: string | null;
+  lastModified: string | null;
+  cacheControl: string | null;
+  expires: string | null;
+  retryAfter: string | null;
+}
+
+interface FetchOutcomeBase {
+  /** The URL that was asked for. */
+  requestedUrl: string;
+  /** The URL that finally answered, after redirects. */
+  url: string;
+  /** Set when every redirect hop was permanent (301/308): the address to store from now on. */
+  permanentUrl: string | null;
+  /** HTTP status of the final response. */
+  status: number;
+  headers: FetchHeaders;
+}
+
+/** A 304, or a 200 whose validators equal the ones sent: nothing to parse. */
+export interface NotModifiedOutcome extends FetchOutcomeBase {
+  kind: 'not-modified';
+}
+
+/** A 2xx with a body, already decompressed and within the byte cap. */
+export interface FetchedOutcome extends FetchOutcomeBase {
+  kind: 'fetched';
+  body: Buffer;
+}
+
+export type FetchOutcome = NotModifiedOutcome | FetchedOutcome;
+
+/** Loads a URL over HTTP; the one I/O boundary of the feed engine. */
+export interface FeedSource {
+  /** Fetches `url`; throws a FeedError subclass for every failure. */
+  fetch(url: string, validators?: CacheValidators): Promise<FetchOutcome>;
+}
