@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { decodeFeedBody } from './decode';
+import { findFeedLinks, wellKnownFeedUrls } from './discover';
+import { FeedError, NotAFeedError } from './errors';
+import { looksLikeHtmlPage, parseFeed } from './parse';
+import type { CacheValidators, FeedSource, FetchedOutcome, NotModifiedOutcome, ParsedFeed } from './types';
+
+/** What the poller and the commands get back for a URL. */
+export type LoadOutcome =
+  | { kind: 'parsed'; parsed: ParsedFeed; response: FetchedOutcome; bodyHash: string }
+  | { kind: 'not-modified'; response: NotModifiedOutcome }
+  | { kind: 'unchanged'; response: FetchedOutcome; bodyHash: string };
+
+/** How `loadFeed` treats the URL and what it already knows about it. */
+export interface LoadOptions {
+  /** ETag and Last-Modified from the previous fetch. */
+  validators?: CacheValidators;
+  /** Hash of the previous body: a 200 with the same bytes is "unchanged" and is not parsed. */
+  previousBodyHash?: string | null;
+  /** Follow feed links from an HTML page (when a user types a site's address); off for polling. */
+  discover?: boolean;
+}
+
+/** Feed links tried from one page; a page listing dozens is not asking to be crawled. */
+const MAX_DECLARED_CANDIDATES = 4;
+
+/**
+ * Fetch → decode → parse for one URL, following discovery from an HTML page when asked. The
+ * returned feed's `url` is the address to store: the permanent redirect target, the discovered
+ * feed, or the URL as given.
+ */
+export async function loadFeed(source: FeedSource, url: string, options: LoadOptions = {}): Promise<LoadOutcome> {
+  const response = await source.fetch(url, options.validators);
+  if (response.kind === 'not-modified') return { kind: 'not-modified', response };
+
+  const bodyHash = hashBody(response.body);
+  if (options.previousBodyHash && options.previousBodyHash === bodyHash) {
+    return { kind: 'unchanged', response, bodyHash };
+  }
+
+  const text = decodeFeedBody(response.body, response.headers.contentType);
+  const storedUrl = response.permanentUrl ?? url;
+  if (options.discover && looksLikeHtmlPage(text, response.headers.contentType)) {
+    return discoverFrom(source, text, response.url);
+  }
+  const parsed = await parseFeed(text, { url: response.url, contentType: response.headers.contentType });
+  parsed.feed.url = storedUrl;
+  return { kind: 'parsed', parsed, response, bodyHash };
+}
+
+/** A SHA-256 of the raw body, short enough to store with every feed. */
+export function hashBody(body: Uint8Array): string {
+  return createHash('sha256').update(body).digest('base64url').slice(0, 22);
+}
+
+async function discoverFrom(source: FeedSource, html: string, pageUrl: string): Promise<LoadOutcome> {
+  const declared = findFeedLinks(html, pageUrl).slice(0, MAX_DECLARED_CANDIDATES);
+  let firstFailure: FeedError | null = null;
+  for (const candidate of [...declared, ...wellKnownFeedUrls(pageUrl)]) {
+    try {
+      const outcome = await loadFeed(source, candidate, { discover: false });
+      if (outcome.kind === 'parsed') {
+        outcome.parsed.feed.discoveredFrom = pageUrl;
+        return outcome;
+      }
+    } catch (error) {
+      if (!(error instanceof FeedError)) throw error;
+      // A declared feed that fails is worth reporting; a guessed path that 404s is not.
+      if (declared.includes(candidate) && !firstFailure) firstFailure = error;
+    }
+  }
+  if (firstFailure) throw firstFailure;
+  throw new NotAFeedError(pageUrl, 'it is a web page that links to no feed');
+}
