@@ -1,0 +1,25 @@
+export * from './errors';
+export { createKeyedMutex, type KeyedMutex } from './keyed-mutex';
+export type { StoreStats } from './key-value';
+export { feedKeyHash } from './keys';
+export {
+  createKeyvStore,
+  parseDatabaseUrl,
+  type DatabaseLocation,
+  type KeyvStoreOptions,
+  type StoreLogger,
+} from './keyv-store';
+export type { Store } from './store';
+export { SCHEMA_VERSION } from './schema';
+export type { FeedState, FeedStateRepository } from './feeds';
+export { MIN_SEEN_CAPACITY, type SeenKeysRepository } from './seen';
+export { RECENT_ITEMS_LIMIT, mergeRecentItems, type RecentItemsRepository } from './recent';
+export { deliveryNonce, type NewOutboxEntry, type OutboxEntry, type OutboxRepository } from './outbox';
+export type { MetaRepository } from './meta';
+export {
+  newSubscriptionId,
+  type NewSubscription,
+  type Subscription,
+  type SubscriptionPatch,
+  type SubscriptionRepository,
+} from './subscriptions';
