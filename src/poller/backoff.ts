@@ -67,11 +67,15 @@ export function shouldNotifyFailure(input: {
   firstFailureAt: number | null;
   now: number;
   alreadyNotified: boolean;
+  /** Failures in a row before a notice; FAILURE_NOTICE_THRESHOLD unless an operator or a test says otherwise. */
+  threshold?: number;
+  /** How long the failures must have lasted; FAILURE_NOTICE_SPAN_MS by default. */
+  spanMs?: number;
 }): boolean {
   if (input.alreadyNotified || input.firstFailureAt === null) return false;
   return (
-    input.consecutiveFailures >= FAILURE_NOTICE_THRESHOLD &&
-    input.now - input.firstFailureAt >= FAILURE_NOTICE_SPAN_MS
+    input.consecutiveFailures >= (input.threshold ?? FAILURE_NOTICE_THRESHOLD) &&
+    input.now - input.firstFailureAt >= (input.spanMs ?? FAILURE_NOTICE_SPAN_MS)
   );
 }
 
@@ -82,7 +86,9 @@ export function shouldPauseGoneFeed(input: {
   /** When the feed first answered 404/410 in the current run (ms since the epoch), or null. */
   goneSince: number | null;
   now: number;
+  /** How long a feed may stay gone before it is paused; GONE_PAUSE_AFTER_MS by default. */
+  pauseAfterMs?: number;
 }): boolean {
   if (input.status === null || !GONE_STATUSES.has(input.status) || input.goneSince === null) return false;
-  return input.now - input.goneSince >= GONE_PAUSE_AFTER_MS;
+  return input.now - input.goneSince >= (input.pauseAfterMs ?? GONE_PAUSE_AFTER_MS);
 }

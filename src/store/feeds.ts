@@ -22,6 +22,8 @@ export interface FeedState {
   /** The last failure: `kind` from FeedError (or another stable code) and a message for admins. */
   lastError?: { kind: string; message: string };
   intervalSeconds: number;
+  /** The feed's own RSS `<ttl>` in seconds, kept so unchanged checks still honour it. */
+  ttlSeconds?: number;
   /** Set once subscribers were told the feed keeps failing, so they are told only once. */
   notifiedFailure?: boolean;
   /** When the feed started answering 404/410. */

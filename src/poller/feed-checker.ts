@@ -1,0 +1,331 @@
+import { FeedError, FeedHttpError, FeedTimeoutError } from '../feeds/errors';
+import { loadFeed } from '../feeds/load-feed';
+import type { Feed, FeedItem, FeedSource } from '../feeds/types';
+import type { FeedState, Store, Subscription } from '../store';
+import { failureBackoff, GONE_STATUSES, shouldNotifyFailure, shouldPauseGoneFeed } from './backoff';
+import type { ConcurrencyGate } from './concurrency-gate';
+import { diffItems } from './diff';
+import { computeNextCheck, parseRetryAfter } from './interval';
+
+/** At most this many posts per subscription per check; the rest wait for later checks. */
+export const MAX_POSTS_PER_CHECK = 5;
+
+/** Seen keys kept per feed: at least this many, and at least three fetches' worth. */
+const SEEN_CAPACITY_FLOOR = 200;
+
+/** Consecutive timeouts after which a whole host is given a rest. */
+const HOST_TIMEOUTS_BEFORE_BACKOFF = 3;
+
+/** Hands queued posts to delivery; the poller never talks to Discord itself. */
+export interface DeliveryQueue {
+  /** Lets delivery post up to `count` queued items of the subscription now (one check's worth). */
+  release(subscriptionId: string, count: number): void;
+}
+
+/** Builds the outbox payload for an item (the composition root passes the Discord renderer). */
+export type ComposeAnnouncement = (item: FeedItem, feed: Feed, subscription: Subscription) => unknown;
+
+/** Builds the one-time "this feed keeps failing" notice for a subscription's channel. */
+export type ComposeFailureNotice = (state: FeedState, subscription: Subscription) => unknown;
+
+/** Logging the checker does; a pino logger fits. */
+export interface CheckerLogger {
+  debug(object: object, message: string): void;
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+}
+
+/** Timing and thresholds of checks, from the configuration (tests shorten them). */
+export interface CheckPolicy {
+  baseSeconds: number;
+  minSeconds: number;
+  failureNoticeThreshold?: number;
+  failureNoticeSpanMs?: number;
+  gonePauseAfterMs?: number;
+}
+
+/** Everything a check needs, passed in by the composition root. */
+export interface FeedCheckerDeps {
+  store: Store;
+  source: FeedSource;
+  gate: ConcurrencyGate;
+  delivery: DeliveryQueue;
+  composeAnnouncement: ComposeAnnouncement;
+  composeFailureNotice: ComposeFailureNotice;
+  policy: CheckPolicy;
+  logger: CheckerLogger;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** What one check did, for the scheduler and for tests. */
+export type CheckResult =
+  | { outcome: 'removed' }
+  | { outcome: 'unchanged' | 'updated' | 'failed'; nextCheckAt: number; url: string; queued: number };
+
+/** Checks one feed: fetch → parse → diff → outbox → seen keys → state, in that order. */
+export interface FeedChecker {
+  check(url: string): Promise<CheckResult>;
+}
+
+/** Builds the checker that the scheduler calls for every due feed. */
+export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const { store, policy, logger } = deps;
+  const hostTimeouts = new Map<string, number>();
+
+  async function check(url: string): Promise<CheckResult> {
+    const state = await store.feeds.get(url);
+    if (!state) return { outcome: 'removed' };
+    const subscriptions = await store.subscriptions.listByFeed(url);
+    if (subscriptions.length === 0) return { outcome: 'removed' };
+    const host = hostOf(url);
+
+    let loaded: Awaited<ReturnType<typeof loadFeed>>;
+    try {
+      loaded = await deps.gate.run(host, () =>
+        loadFeed(deps.source, url, {
+          validators: { etag: state.etag ?? null, lastModified: state.lastModified ?? null },
+          previousBodyHash: state.bodyHash ?? null,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof FeedError)) throw error;
+      return recordFailure(state, subscriptions, error, host);
+    }
+    hostTimeouts.delete(host);
+    const at = now();
+    const active = subscriptions.filter((subscription) => !subscription.paused);
+
+    if (loaded.kind !== 'parsed') {
+      const { headers, status } = loaded.response;
+      const next = computeNextCheck({
+        now: at,
+        baseSeconds: policy.baseSeconds,
+        minSeconds: policy.minSeconds,
+        ttlSeconds: state.ttlSeconds ?? null,
+        cacheControl: headers.cacheControl,
+        expires: headers.expires,
+        retryAfter: headers.retryAfter,
+        random,
+      });
+      // The one write an unchanged feed costs: its check times (and validators, if they moved).
+      await store.feeds.update(url, (current) =>
+        healthy({
+          ...current,
+          ...(headers.etag ? { etag: headers.etag } : {}),
+          ...(headers.lastModified ? { lastModified: headers.lastModified } : {}),
+          lastCheckedAt: at,
+          lastSuccessAt: at,
+          lastStatus: status,
+          nextCheckAt: next.nextCheckAt,
+          intervalSeconds: next.intervalSeconds,
+        }),
+      );
+      releaseAll(active);
+      logger.debug({ url, status, kind: loaded.kind }, 'feed unchanged');
+      return { outcome: 'unchanged', nextCheckAt: next.nextCheckAt, url, queued: 0 };
+    }
+
+    const { parsed, response, bodyHash } = loaded;
+    const { feed, items } = parsed;
+    const seen = await store.seen.get(url);
+    const firstFetch = seen.size === 0 && state.lastSuccessAt === null;
+    const diff = diffItems({
+      items,
+      seen,
+      firstFetch,
+      newestSeenPublished: state.newestPublished ?? null,
+      now: at,
+    });
+
+    // Order matters for exactly-once: the outbox is durable before the keys are marked seen, so a
+    // crash in between finds the items again and the idempotent enqueue keeps one copy of each.
+    let queued = 0;
+    if (diff.fresh.length > 0) {
+      for (const subscription of active) {
+        queued += await store.outbox.enqueue(
+          subscription.id,
+          diff.fresh.map((item) => ({
+            itemKey: item.id,
+            payload: deps.composeAnnouncement(item, feed, subscription),
+          })),
+        );
+      }
+    }
+    await store.seen.add(url, diff.allKeys, Math.max(SEEN_CAPACITY_FLOOR, 3 * items.length));
+    await store.recent.add(url, items);
+
+    const next = computeNextCheck({
+      now: at,
+      baseSeconds: policy.baseSeconds,
+      minSeconds: policy.minSeconds,
+      ttlSeconds: feed.ttlSeconds,
+      cacheControl: response.headers.cacheControl,
+      expires: response.headers.expires,
+      retryAfter: response.headers.retryAfter,
+      random,
+    });
+    await store.feeds.update(url, (current) => {
+      const updated: FeedState = healthy({
+        ...current,
+        title: feed.title,
+        link: feed.link,
+        bodyHash,
+        lastCheckedAt: at,
+        lastSuccessAt: at,
+        lastStatus: response.status,
+        nextCheckAt: next.nextCheckAt,
+        intervalSeconds: next.intervalSeconds,
+      });
+      setOrDelete(updated, 'etag', response.headers.etag);
+      setOrDelete(updated, 'lastModified', response.headers.lastModified);
+      setOrDelete(updated, 'ttlSeconds', feed.ttlSeconds);
+      setOrDelete(updated, 'newestPublished', diff.newestPublished);
+      if (diff.rebaselined) updated.rebaselinedAt = at;
+      return updated;
+    });
+    if (diff.rebaselined) logger.info({ url, reason: diff.reason }, 'feed re-keyed its items; re-baselined');
+    if (diff.fresh.length > 0) logger.info({ url, fresh: diff.fresh.length, queued }, 'new items');
+
+    releaseAll(active);
+    if (response.permanentUrl && response.permanentUrl !== url) {
+      const moved = await store.subscriptions.moveFeed(url, response.permanentUrl);
+      logger.info({ from: url, to: response.permanentUrl, moved }, 'feed moved permanently');
+      return { outcome: 'updated', nextCheckAt: next.nextCheckAt, url: response.permanentUrl, queued };
+    }
+    return { outcome: 'updated', nextCheckAt: next.nextCheckAt, url, queued };
+  }
+
+  async function recordFailure(
+    state: FeedState,
+    subscriptions: Subscription[],
+    error: FeedError,
+    host: string,
+  ): Promise<CheckResult> {
+    const at = now();
+    const status = error instanceof FeedHttpError ? error.status : null;
+    const retryAfter = error instanceof FeedHttpError ? error.retryAfter : null;
+    const failures = state.consecutiveFailures + 1;
+    const firstFailureAt = state.firstFailureAt ?? at;
+    const goneSince = status !== null && GONE_STATUSES.has(status) ? (state.goneSince ?? at) : null;
+    const next = failureBackoff({
+      now: at,
+      baseSeconds: policy.baseSeconds,
+      minSeconds: policy.minSeconds,
+      consecutiveFailures: failures,
+      retryAfter,
+      random,
+    });
+    backOffHostIfNeeded(host, error, status, retryAfter, at);
+
+    const notify = shouldNotifyFailure({
+      consecutiveFailures: failures,
+      firstFailureAt,
+      now: at,
+      alreadyNotified: state.notifiedFailure ?? false,
+      ...(policy.failureNoticeThreshold !== undefined ? { threshold: policy.failureNoticeThreshold } : {}),
+      ...(policy.failureNoticeSpanMs !== undefined ? { spanMs: policy.failureNoticeSpanMs } : {}),
+    });
+    const updated = await store.feeds.update(state.url, (current) => {
+      const failed: FeedState = {
+        ...current,
+        lastCheckedAt: at,
+        consecutiveFailures: failures,
+        firstFailureAt,
+        lastError: { kind: error.kind, message: error.message },
+        nextCheckAt: next.nextCheckAt,
+        intervalSeconds: next.intervalSeconds,
+      };
+      setOrDelete(failed, 'lastStatus', status);
+      setOrDelete(failed, 'goneSince', goneSince);
+      if (notify) failed.notifiedFailure = true;
+      return failed;
+    });
+    logger.warn({ url: state.url, failures, kind: error.kind, err: error.message }, 'feed check failed');
+
+    const active = subscriptions.filter((subscription) => !subscription.paused);
+    if (notify && updated) {
+      // The notice goes through the outbox like a post, keyed by the failure run, so it is
+      // delivered exactly once per run even across restarts.
+      for (const subscription of active) {
+        await store.outbox.enqueue(subscription.id, [
+          { itemKey: `notice:${firstFailureAt}`, payload: deps.composeFailureNotice(updated, subscription) },
+        ]);
+      }
+    }
+    if (shouldPauseGoneFeed({ status, goneSince, now: at, ...pauseAfter() })) {
+      for (const subscription of active) {
+        await store.subscriptions.update(subscription.id, {
+          paused: true,
+          pausedAt: at,
+          pausedReason: `The feed has answered HTTP ${status} for a week: it seems to be gone. Check the address, then remove it or /feed resume it.`,
+        });
+      }
+      logger.warn({ url: state.url, status }, 'feed gone for a week; subscriptions paused');
+    }
+    releaseAll(active);
+    return { outcome: 'failed', nextCheckAt: next.nextCheckAt, url: state.url, queued: 0 };
+  }
+
+  function pauseAfter(): { pauseAfterMs?: number } {
+    return policy.gonePauseAfterMs !== undefined ? { pauseAfterMs: policy.gonePauseAfterMs } : {};
+  }
+
+  function backOffHostIfNeeded(
+    host: string,
+    error: FeedError,
+    status: number | null,
+    retryAfter: string | null,
+    at: number,
+  ): void {
+    if ((status === 429 || status === 503) && retryAfter) {
+      const seconds = parseRetryAfter(retryAfter, at);
+      if (seconds !== null && seconds > 0) deps.gate.backOffHost(host, at + seconds * 1000);
+      return;
+    }
+    if (error instanceof FeedTimeoutError) {
+      const count = (hostTimeouts.get(host) ?? 0) + 1;
+      hostTimeouts.set(host, count);
+      if (count >= HOST_TIMEOUTS_BEFORE_BACKOFF) {
+        deps.gate.backOffHost(host, at + policy.minSeconds * 1000);
+        hostTimeouts.delete(host);
+      }
+    }
+  }
+
+  function releaseAll(active: Subscription[]): void {
+    for (const subscription of active) deps.delivery.release(subscription.id, MAX_POSTS_PER_CHECK);
+  }
+
+  return { check };
+}
+
+/** The host a feed is fetched from, lower-cased: the unit of per-host limits. */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return url;
+  }
+}
+
+/** Clears the failure bookkeeping after a successful check. */
+function healthy(state: FeedState): FeedState {
+  const cleared: FeedState = { ...state, consecutiveFailures: 0 };
+  delete cleared.firstFailureAt;
+  delete cleared.lastError;
+  delete cleared.notifiedFailure;
+  delete cleared.goneSince;
+  return cleared;
+}
+
+function setOrDelete<K extends keyof FeedState>(
+  state: FeedState,
+  key: K,
+  value: Exclude<FeedState[K], undefined> | null | undefined,
+): void {
+  if (value === null || value === undefined) delete state[key];
+  else state[key] = value;
+}

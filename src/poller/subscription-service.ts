@@ -1,0 +1,293 @@
+import { UserFacingError } from '../errors';
+import { InvalidFeedUrlError } from '../feeds/errors';
+import { loadFeed } from '../feeds/load-feed';
+import type { Feed, FeedItem, FeedSource, ParsedFeed } from '../feeds/types';
+import {
+  DuplicateSubscriptionError,
+  SubscriptionLimitError,
+  type FeedState,
+  type Store,
+  type Subscription,
+} from '../store';
+import type { ComposeAnnouncement, DeliveryQueue } from './feed-checker';
+import { MAX_POSTS_PER_CHECK } from './feed-checker';
+import { computeNextCheck } from './interval';
+import type { Scheduler } from './scheduler';
+
+/** Most items a new subscription may ask to have posted straight away. */
+export const MAX_BACKFILL = 10;
+
+/** Seen keys kept per feed at the least (mirrors the checker's floor). */
+const SEEN_CAPACITY_FLOOR = 200;
+
+/** What `/feed add` asks for. */
+export interface SubscribeRequest {
+  guildId: string;
+  channelId: string;
+  url: string;
+  backfill: number;
+  mentionRoleId: string | null;
+  createdBy: string;
+}
+
+/** What `/feed add` reports back. */
+export interface SubscribeResult {
+  subscription: Subscription;
+  feed: Feed;
+  /** The newest item of the feed, or null when it has none. */
+  latest: FeedItem | null;
+  /** How many items were queued for posting now. */
+  backfilled: number;
+}
+
+/** A subscription together with its feed's health, for `/feed list` and `/feed status`. */
+export interface SubscriptionView {
+  subscription: Subscription;
+  feed: FeedState | undefined;
+}
+
+/** The subscription API the slash commands call; every method is scoped to one server. */
+export interface SubscriptionService {
+  subscribe(request: SubscribeRequest): Promise<SubscribeResult>;
+  unsubscribe(guildId: string, id: string): Promise<SubscriptionView>;
+  pause(guildId: string, id: string): Promise<SubscriptionView>;
+  /** Resumes; posts published while paused are skipped (they were never queued). */
+  resume(guildId: string, id: string): Promise<SubscriptionView>;
+  list(guildId: string, channelId?: string | null): Promise<SubscriptionView[]>;
+  status(guildId: string, id: string): Promise<SubscriptionView>;
+  /** Fetches a feed (following discovery) without subscribing, for `/feed preview`. */
+  preview(url: string): Promise<ParsedFeed>;
+}
+
+/** What the service needs, passed in by the composition root. */
+export interface SubscriptionServiceDeps {
+  store: Store;
+  source: FeedSource;
+  scheduler: Pick<Scheduler, 'schedule' | 'unschedule'>;
+  delivery: DeliveryQueue;
+  composeAnnouncement: ComposeAnnouncement;
+  policy: { baseSeconds: number; minSeconds: number; maxFeedsPerGuild: number };
+  now?: () => number;
+  random?: () => number;
+}
+
+/** Builds the subscription service. */
+export function createSubscriptionService(deps: SubscriptionServiceDeps): SubscriptionService {
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const { store, policy } = deps;
+
+  async function find(guildId: string, id: string): Promise<Subscription> {
+    const subscription = await store.subscriptions.getForGuild(guildId, id);
+    // Another server's id is answered exactly like an unknown one.
+    if (!subscription) {
+      throw new UserFacingError(
+        'No subscription with that id in this server. Pick one from the list as you type, or see `/feed list`.',
+      );
+    }
+    return subscription;
+  }
+
+  async function view(subscription: Subscription): Promise<SubscriptionView> {
+    return { subscription, feed: await store.feeds.get(subscription.feedUrl) };
+  }
+
+  async function load(url: string): Promise<ParsedFeed> {
+    const outcome = await loadFeed(deps.source, checkedUrl(url), { discover: true });
+    if (outcome.kind !== 'parsed') throw new Error('a plain request was answered "not modified"');
+    return outcome.parsed;
+  }
+
+  return {
+    async subscribe(request) {
+      const existingCount = (await store.subscriptions.listByGuild(request.guildId)).length;
+      if (existingCount >= policy.maxFeedsPerGuild) throw limitError(policy.maxFeedsPerGuild);
+
+      const loaded = await loadFeed(deps.source, checkedUrl(request.url), { discover: true });
+      if (loaded.kind !== 'parsed') throw new Error('a plain request was answered "not modified"');
+      const { feed, items } = loaded.parsed;
+      const feedUrl = new URL(feed.url).href;
+      feed.url = feedUrl;
+      const at = now();
+
+      // The state exists before the subscription does, so a crash in between never leaves a
+      // subscribed feed that nothing schedules.
+      const known = await store.feeds.get(feedUrl);
+      const next = computeNextCheck({
+        now: at,
+        baseSeconds: policy.baseSeconds,
+        minSeconds: policy.minSeconds,
+        ttlSeconds: feed.ttlSeconds,
+        cacheControl: loaded.response.headers.cacheControl,
+        expires: loaded.response.headers.expires,
+        retryAfter: loaded.response.headers.retryAfter,
+        random,
+      });
+      const state = await store.feeds.ensure(feedUrl, () => ({
+        url: feedUrl,
+        title: feed.title,
+        link: feed.link,
+        nextCheckAt: next.nextCheckAt,
+        lastCheckedAt: null,
+        lastSuccessAt: null,
+        consecutiveFailures: 0,
+        intervalSeconds: next.intervalSeconds,
+      }));
+
+      let subscription: Subscription;
+      try {
+        subscription = await store.subscriptions.create(
+          {
+            guildId: request.guildId,
+            channelId: request.channelId,
+            feedUrl,
+            mentionRoleId: request.mentionRoleId,
+            createdBy: request.createdBy,
+          },
+          { maxPerGuild: policy.maxFeedsPerGuild },
+        );
+      } catch (error) {
+        if (!known && (await store.subscriptions.listByFeed(feedUrl)).length === 0)
+          await store.feeds.remove(feedUrl);
+        if (error instanceof DuplicateSubscriptionError) {
+          throw new UserFacingError(
+            `<#${request.channelId}> already follows ${feed.title} (subscription \`${error.existingId}\`). Nothing was changed.`,
+            { cause: error },
+          );
+        }
+        if (error instanceof SubscriptionLimitError) throw limitError(error.limit, error);
+        throw error;
+      }
+
+      const seeding = state.lastSuccessAt === null;
+      const seen = seeding ? new Set<string>() : await store.seen.get(feedUrl);
+      const backfill = newestFirst(items)
+        .filter((item) => seeding || item.keys.some((key) => seen.has(key)))
+        .slice(0, Math.max(0, Math.min(request.backfill, MAX_BACKFILL)))
+        .reverse();
+      if (backfill.length > 0) {
+        await store.outbox.enqueue(
+          subscription.id,
+          backfill.map((item) => ({
+            itemKey: item.id,
+            payload: deps.composeAnnouncement(item, feed, subscription),
+          })),
+        );
+      }
+      if (seeding) {
+        // The subscribe fetch is the feed's first fetch: everything in it counts as handled.
+        await store.seen.add(
+          feedUrl,
+          items.flatMap((item) => item.keys),
+          Math.max(SEEN_CAPACITY_FLOOR, 3 * items.length),
+        );
+        await store.recent.add(feedUrl, items);
+        const newestPublished = items
+          .map((item) => item.published)
+          .filter((date): date is string => date !== null && Date.parse(date) <= at + 86_400_000)
+          .sort()
+          .at(-1);
+        await store.feeds.update(feedUrl, (current) => ({
+          ...current,
+          title: feed.title,
+          link: feed.link,
+          bodyHash: loaded.bodyHash,
+          lastCheckedAt: at,
+          lastSuccessAt: at,
+          lastStatus: loaded.response.status,
+          ...(loaded.response.headers.etag ? { etag: loaded.response.headers.etag } : {}),
+          ...(loaded.response.headers.lastModified
+            ? { lastModified: loaded.response.headers.lastModified }
+            : {}),
+          ...(feed.ttlSeconds !== null ? { ttlSeconds: feed.ttlSeconds } : {}),
+          ...(newestPublished ? { newestPublished } : {}),
+        }));
+        deps.scheduler.schedule(feedUrl, state.nextCheckAt);
+      }
+      if (backfill.length > 0) deps.delivery.release(subscription.id, backfill.length);
+      return { subscription, feed, latest: newestFirst(items)[0] ?? null, backfilled: backfill.length };
+    },
+
+    async unsubscribe(guildId, id) {
+      const subscription = await find(guildId, id);
+      const feed = await store.feeds.get(subscription.feedUrl);
+      const removed = await store.subscriptions.remove(guildId, id);
+      if (!removed) throw new UserFacingError('That subscription was already removed.');
+      if ((await store.subscriptions.listByFeed(subscription.feedUrl)).length === 0) {
+        deps.scheduler.unschedule(subscription.feedUrl);
+      }
+      return { subscription: removed, feed };
+    },
+
+    async pause(guildId, id) {
+      const subscription = await find(guildId, id);
+      if (subscription.paused) return view(subscription);
+      const updated = await store.subscriptions.update(subscription.id, {
+        paused: true,
+        pausedAt: now(),
+        pausedReason: 'Paused with /feed pause.',
+      });
+      return view(updated ?? subscription);
+    },
+
+    async resume(guildId, id) {
+      const subscription = await find(guildId, id);
+      const updated = await store.subscriptions.update(subscription.id, { paused: false });
+      // Posts that were already queued before the pause (say, when the bot lost a permission)
+      // go out now; anything published while paused was never queued.
+      deps.delivery.release(subscription.id, MAX_POSTS_PER_CHECK);
+      return view(updated ?? subscription);
+    },
+
+    async list(guildId, channelId) {
+      const subscriptions = await store.subscriptions.listByGuild(guildId);
+      const chosen = channelId ? subscriptions.filter((s) => s.channelId === channelId) : subscriptions;
+      return Promise.all(chosen.map(view));
+    },
+
+    async status(guildId, id) {
+      return view(await find(guildId, id));
+    },
+
+    preview: load,
+  };
+}
+
+/** Items newest first: by date when dated, else in document order (feeds list newest first). */
+export function newestFirst(items: readonly FeedItem[]): FeedItem[] {
+  return items
+    .map((item, index) => ({ item, index, time: item.published ? Date.parse(item.published) : NaN }))
+    .sort((a, b) => {
+      const aDated = !Number.isNaN(a.time);
+      const bDated = !Number.isNaN(b.time);
+      if (aDated && bDated && a.time !== b.time) return b.time - a.time;
+      if (aDated !== bDated) return aDated ? -1 : 1;
+      return a.index - b.index;
+    })
+    .map(({ item }) => item);
+}
+
+/** Refuses what is not an http(s) URL before any network activity. */
+function checkedUrl(raw: string): string {
+  const trimmed = raw.trim().replace(/^<(.*)>$/, '$1');
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:/i.test(trimmed) ? trimmed : `https://${trimmed}`);
+  } catch (error) {
+    throw new InvalidFeedUrlError(raw, `"${raw}" is not a web address.`, { cause: error });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidFeedUrlError(
+      raw,
+      `Herald only follows http:// and https:// addresses, not ${url.protocol}.`,
+    );
+  }
+  return url.href;
+}
+
+function limitError(limit: number, cause?: unknown): UserFacingError {
+  return new UserFacingError(
+    `This server already has ${limit} subscriptions, the most it may have. Remove one with /feed remove first.`,
+    cause === undefined ? undefined : { cause },
+  );
+}
