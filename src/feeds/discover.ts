@@ -1,7 +1,14 @@
 import { Parser } from 'htmlparser2';
 
 /** Paths tried on the page's origin when a page declares no feed. */
-export const WELL_KNOWN_FEED_PATHS = ['/feed', '/rss', '/rss.xml', '/atom.xml', '/feed.xml', '/index.xml'] as const;
+export const WELL_KNOWN_FEED_PATHS = [
+  '/feed',
+  '/rss',
+  '/rss.xml',
+  '/atom.xml',
+  '/feed.xml',
+  '/index.xml',
+] as const;
 
 const FEED_TYPES = new Set([
   'application/rss+xml',

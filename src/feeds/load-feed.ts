@@ -29,7 +29,11 @@ const MAX_DECLARED_CANDIDATES = 4;
  * returned feed's `url` is the address to store: the permanent redirect target, the discovered
  * feed, or the URL as given.
  */
-export async function loadFeed(source: FeedSource, url: string, options: LoadOptions = {}): Promise<LoadOutcome> {
+export async function loadFeed(
+  source: FeedSource,
+  url: string,
+  options: LoadOptions = {},
+): Promise<LoadOutcome> {
   const response = await source.fetch(url, options.validators);
   if (response.kind === 'not-modified') return { kind: 'not-modified', response };
 

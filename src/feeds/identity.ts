@@ -1,0 +1,156 @@
+/**
+ * Item identity: the keys that say "this is the same post" across fetches. Every kind of key is
+ * only trusted when it is unique within one fetch, because a key shared by two different items
+ * (a repeated guid, every item linking to the home page) would make one of them invisible.
+ */
+import { createHash } from 'node:crypto';
+import type { FeedItem } from './types';
+
+/** An item before identity is assigned: every {@link FeedItem} field except `id` and `keys`. */
+export type ItemDraft = Omit<FeedItem, 'id' | 'keys'>;
+
+/** Query parameters that only track where a click came from; they never change the page. */
+const TRACKING_PARAMETERS = new Set([
+  'fbclid',
+  'gclid',
+  'dclid',
+  'msclkid',
+  'mc_cid',
+  'mc_eid',
+  '_hsenc',
+  '_hsmi',
+  'igshid',
+]);
+
+/** Length of a key's hash part: 96 bits keeps keys short (hundreds are stored per feed) yet collision-free in practice. */
+const HASH_LENGTH = 16;
+
+/** sha256 of the text, base64url, first 16 characters. */
+export function shortHash(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('base64url').slice(0, HASH_LENGTH);
+}
+
+/**
+ * The form of a URL used to compare links: scheme and host lower-cased, default port, fragment
+ * and tracking parameters (`utm_*`, `fbclid`, `gclid`, …) removed, an empty `?` dropped. The rest
+ * of the query keeps its order and encoding. A string that is not a URL is returned trimmed.
+ */
+export function canonicalLink(url: string): string {
+  const trimmed = url.trim();
+  let parsed: URL;
+  try {
+    parsed = new URL(trimmed);
+  } catch {
+    return trimmed;
+  }
+  parsed.hash = '';
+  const query = parsed.search.slice(1);
+  if (query) {
+    // Filter the raw pairs instead of going through URLSearchParams, which would re-encode the rest.
+    const kept = query
+      .split('&')
+      .filter((pair) => pair !== '' && !isTrackingParameter(pair.split('=')[0] ?? ''));
+    parsed.search = kept.length ? `?${kept.join('&')}` : '';
+  } else {
+    parsed.search = '';
+  }
+  return parsed.href;
+}
+
+function isTrackingParameter(rawName: string): boolean {
+  let name: string;
+  try {
+    name = decodeURIComponent(rawName.replace(/\+/g, ' ')).toLowerCase();
+  } catch {
+    name = rawName.toLowerCase();
+  }
+  return name.startsWith('utm_') || TRACKING_PARAMETERS.has(name);
+}
+
+/** Title as compared in fingerprints: NFKC, lower-cased, whitespace collapsed. */
+function normalizeTitle(title: string): string {
+  return title.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
+}
+
+interface CandidateKeys {
+  guid: string | null;
+  link: string | null;
+  fingerprint: string | null;
+}
+
+function candidateKeys(item: ItemDraft): CandidateKeys {
+  const guid = item.guid?.trim() || null;
+  const link = item.link?.trim() ? canonicalLink(item.link) : null;
+  const title = item.title ? normalizeTitle(item.title) : '';
+  // A title without a date ("Weekly update") recurs, so it identifies an item only when nothing
+  // better does; with a date it is a fair fingerprint even next to a guid or link.
+  const hasFingerprint =
+    (title !== '' && item.published !== null) ||
+    (guid === null && link === null && (title !== '' || item.published !== null));
+  return {
+    guid: guid === null ? null : `g:${shortHash(guid)}`,
+    link: link === null ? null : `l:${shortHash(link)}`,
+    fingerprint: hasFingerprint ? `f:${shortHash(`${title}|${item.published ?? ''}`)}` : null,
+  };
+}
+
+/** A hash of everything shown about an item: two items with the same one are the same entry twice. */
+function contentKey(item: ItemDraft): string {
+  const fields = [
+    item.guid,
+    item.title,
+    item.link,
+    item.published,
+    item.author,
+    item.categories,
+    item.summary,
+    item.image,
+  ];
+  return `c:${shortHash(JSON.stringify(fields))}`;
+}
+
+/**
+ * The identity keys of each item of one fetch, in order `g:` (guid), `l:` (canonical link),
+ * `f:` (fingerprint of normalized title and date). A key is used only when no other item of the
+ * fetch has it; an item left with no key gets `c:`, a hash of its whole content. The first key
+ * is the item's `id`, so ids are distinct as long as no two items are identical in every field
+ * (see {@link assignIdentities}, which drops such repeats first).
+ */
+export function itemKeys(items: readonly ItemDraft[]): string[][] {
+  const candidates = items.map(candidateKeys);
+  const counts = new Map<string, number>();
+  for (const candidate of candidates) {
+    for (const key of [candidate.guid, candidate.link, candidate.fingerprint]) {
+      if (key !== null) counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  return candidates.map((candidate, index) => {
+    const keys = [candidate.guid, candidate.link, candidate.fingerprint].filter(
+      (key): key is string => key !== null && counts.get(key) === 1,
+    );
+    const item = items[index];
+    if (keys.length === 0 && item) keys.push(contentKey(item));
+    return keys;
+  });
+}
+
+/**
+ * Gives each item its `id` and `keys`. An entry repeated byte for byte (same guid, title, link,
+ * date, author, categories, summary and image) is the same post listed twice by the feed: only
+ * its first occurrence is kept, so it cannot be announced twice. Items differing in any field
+ * are all kept, in document order, with distinct ids.
+ */
+export function assignIdentities(items: readonly ItemDraft[]): FeedItem[] {
+  const seen = new Set<string>();
+  const unique = items.filter((item) => {
+    const key = contentKey(item);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const keys = itemKeys(unique);
+  return unique.map((item, index) => {
+    const itemKeyList = keys[index] ?? [contentKey(item)];
+    return { id: itemKeyList[0] ?? contentKey(item), keys: itemKeyList, ...item };
+  });
+}
