@@ -85,8 +85,12 @@ describe('itemKeys', () => {
   });
 
   it('does not let a recurring undated title identify a post that has a guid or link', () => {
-    const [lastWeek] = itemKeys([draft({ guid: 'w1', link: 'https://x.example/w1', title: 'Weekly update' })]);
-    const [thisWeek] = itemKeys([draft({ guid: 'w2', link: 'https://x.example/w2', title: 'Weekly update' })]);
+    const [lastWeek] = itemKeys([
+      draft({ guid: 'w1', link: 'https://x.example/w1', title: 'Weekly update' }),
+    ]);
+    const [thisWeek] = itemKeys([
+      draft({ guid: 'w2', link: 'https://x.example/w2', title: 'Weekly update' }),
+    ]);
     expect(thisWeek!.some((key) => lastWeek!.includes(key))).toBe(false);
   });
 
