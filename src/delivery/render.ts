@@ -18,7 +18,7 @@ export const DISCORD_LIMITS = {
 export const DEFAULT_DESCRIPTION_LENGTH = 350;
 
 /** Herald's accent colour on every announcement. */
-const EMBED_COLOR = 0xf2a33a;
+export const EMBED_COLOR = 0xf2a33a;
 
 /** Options a subscription brings to rendering. */
 export interface RenderOptions {

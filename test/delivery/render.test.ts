@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_DESCRIPTION_LENGTH,
   DISCORD_LIMITS,
+  EMBED_COLOR,
   embedLength,
   renderMessage,
   renderMinimalMessage,
@@ -43,7 +44,7 @@ describe('renderMessage', () => {
         {
           title: 'Hello world',
           url: 'https://blog.example/hello',
-          color: expect.any(Number),
+          color: EMBED_COLOR,
           description: 'A short summary.',
           author: { name: 'Ada' },
           timestamp: '2025-01-02T03:04:05.000Z',
@@ -104,7 +105,7 @@ describe('renderMessage', () => {
       feed,
     );
     expect(message.embeds).toEqual([
-      { title: 'New post in Example Blog', color: expect.any(Number), footer: { text: 'Example Blog' } },
+      { title: 'New post in Example Blog', color: EMBED_COLOR, footer: { text: 'Example Blog' } },
     ]);
   });
 
@@ -119,7 +120,7 @@ describe('renderMessage', () => {
 describe('renderMinimalMessage', () => {
   it('keeps only the linked title, for when Discord refuses the full embed', () => {
     expect(renderMinimalMessage(item(), feed)).toEqual({
-      embeds: [{ title: 'Hello world', url: 'https://blog.example/hello', color: expect.any(Number) }],
+      embeds: [{ title: 'Hello world', url: 'https://blog.example/hello', color: EMBED_COLOR }],
       allowed_mentions: { parse: [] },
     });
   });

@@ -45,7 +45,10 @@ describe('loadFeed discovery', () => {
   });
 
   it('tries /feed.xml on the same origin when the page declares no feed', async () => {
-    server.serve('/', { headers: HTML_TYPE, body: '<html><head><title>Home</title></head><body>Posts</body></html>' });
+    server.serve('/', {
+      headers: HTML_TYPE,
+      body: '<html><head><title>Home</title></head><body>Posts</body></html>',
+    });
     server.serve('/feed.xml', { headers: RSS_TYPE, body: rss });
 
     const outcome = await loadFeed(source, server.url('/'), { discover: true });
