@@ -12,9 +12,12 @@ import type { CommandContext } from '../src/discord/context';
 import type { SlashCommand } from '../src/discord/router';
 import { UserFacingError } from '../src/errors';
 import { MAX_BACKFILL, newestFirst, type SubscriptionView } from '../src/poller/subscription-service';
+import type { Subscription } from '../src/store';
 import {
   assertAnnounceable,
   autocompleteSubscriptions,
+  botPermissionsIn,
+  chosenSubscriptionId,
   guildIdOf,
   maskedLink,
   paginate,
@@ -22,7 +25,6 @@ import {
   replyEphemeral,
   replyWhenReady,
   safeText,
-  subscriptionIdOption,
 } from './shared';
 
 const data = new SlashCommandBuilder()
@@ -130,6 +132,11 @@ async function add(interaction: ChatInputCommandInteraction, context: CommandCon
       'Herald does not ping @everyone. Pick a specific role for `mention`, or leave it out.',
     );
   }
+  // Discord shows a role it may not ping as plain text; better to say so now than to stay silent.
+  const silentRole =
+    role !== null &&
+    !role.mentionable &&
+    !botPermissionsIn(interaction, channel)?.has(PermissionFlagsBits.MentionEveryone);
 
   await replyWhenReady(interaction, async () => {
     const result = await context.subscriptions.subscribe({
@@ -142,7 +149,7 @@ async function add(interaction: ChatInputCommandInteraction, context: CommandCon
     });
     const { feed, latest, backfilled, subscription } = result;
     const lines = [
-      `✅ <#${channel.id}> now follows **${safeText(feed.title)}**${feed.discoveredFrom ? ` (found on ${feed.discoveredFrom})` : ''}.`,
+      `✅ <#${channel.id}> now follows **${safeText(feed.title)}**${feed.discoveredFrom ? ` (found on <${feed.discoveredFrom}>)` : ''}.`,
       `Feed: <${feed.url}> · id \`${subscription.id}\`${role ? ` · pings <@&${role.id}>` : ''}`,
       latest
         ? `Latest item: ${maskedLink(latest.title ?? 'untitled', latest.link)}${latest.published ? ` (${relativeTime(Date.parse(latest.published))})` : ''}`
@@ -151,6 +158,11 @@ async function add(interaction: ChatInputCommandInteraction, context: CommandCon
         ? `Posting the ${backfilled} newest item${backfilled === 1 ? '' : 's'} now; new posts follow as they are published.`
         : 'New posts will be announced as they are published.',
     ];
+    if (silentRole) {
+      lines.push(
+        `⚠️ <@&${role.id}> is not mentionable, so posts will name it without notifying anyone. Turn on “Allow anyone to @mention this role” (Server Settings → Roles), or give Herald the “Mention @everyone, @here, and All Roles” permission.`,
+      );
+    }
     return { content: lines.join('\n') };
   });
 }
@@ -158,7 +170,7 @@ async function add(interaction: ChatInputCommandInteraction, context: CommandCon
 async function remove(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
   const { subscription, feed } = await context.subscriptions.unsubscribe(
     guildIdOf(interaction),
-    subscriptionIdOption(interaction, true),
+    await chosenSubscriptionId(interaction, context, true),
   );
   await replyEphemeral(
     interaction,
@@ -194,7 +206,7 @@ async function list(interaction: ChatInputCommandInteraction, context: CommandCo
 function describeLine({ subscription, feed }: SubscriptionView): string {
   const title = maskedLink(feed?.title ?? subscription.feedUrl, subscription.feedUrl);
   const state = subscription.paused
-    ? `⏸️ paused: ${subscription.pausedReason ?? 'by a moderator'}`
+    ? `⏸️ paused — ${pausedReason(subscription)}`
     : feed && feed.consecutiveFailures > 0
       ? `⚠️ failing (${feed.consecutiveFailures}×)`
       : '✅ active';
@@ -204,12 +216,12 @@ function describeLine({ subscription, feed }: SubscriptionView): string {
 async function status(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
   const { subscription, feed } = await context.subscriptions.status(
     guildIdOf(interaction),
-    subscriptionIdOption(interaction, true),
+    await chosenSubscriptionId(interaction, context, true),
   );
   const lines = [
     `**${safeText(feed?.title ?? subscription.feedUrl)}** → <#${subscription.channelId}> (\`${subscription.id}\`)`,
     `Feed: <${subscription.feedUrl}>`,
-    `State: ${subscription.paused ? `⏸️ paused — ${subscription.pausedReason ?? 'by a moderator'}` : '✅ active'}`,
+    `State: ${subscription.paused ? `⏸️ paused — ${pausedReason(subscription)} \`/feed resume\` starts it again.` : '✅ active'}`,
     `Last check: ${relativeTime(feed?.lastCheckedAt)}${feed?.lastStatus ? ` (HTTP ${feed.lastStatus})` : ''}`,
     `Last success: ${relativeTime(feed?.lastSuccessAt)}`,
     `Next check: ${feed ? relativeTime(feed.nextCheckAt) : 'not scheduled'}${feed ? ` (every ${formatInterval(feed.intervalSeconds)})` : ''}`,
@@ -227,24 +239,44 @@ async function status(interaction: ChatInputCommandInteraction, context: Command
 }
 
 async function pause(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
-  const { subscription, feed } = await context.subscriptions.pause(
+  const { subscription, feed, changed } = await context.subscriptions.pause(
     guildIdOf(interaction),
-    subscriptionIdOption(interaction, true),
+    await chosenSubscriptionId(interaction, context, true),
+    `Paused by <@${interaction.user.id}> with \`/feed pause\`.`,
   );
+  const title = safeText(feed?.title ?? subscription.feedUrl);
   await replyEphemeral(
     interaction,
-    `⏸️ Paused **${safeText(feed?.title ?? subscription.feedUrl)}** in <#${subscription.channelId}>. \`/feed resume\` starts it again.`,
+    changed
+      ? `⏸️ Paused **${title}** in <#${subscription.channelId}>: nothing is posted until \`/feed resume\`, and what is published meanwhile will be skipped.`
+      : `**${title}** in <#${subscription.channelId}> is already paused — ${pausedReason(subscription)} \`/feed resume\` starts it again.`,
   );
 }
 
 async function resume(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void> {
-  const { subscription, feed } = await context.subscriptions.resume(
-    guildIdOf(interaction),
-    subscriptionIdOption(interaction, true),
-  );
+  const guildId = guildIdOf(interaction);
+  const id = await chosenSubscriptionId(interaction, context, true);
+  const current = await context.subscriptions.status(guildId, id);
+  const title = safeText(current.feed?.title ?? current.subscription.feedUrl);
+  if (!current.subscription.paused) {
+    await replyEphemeral(
+      interaction,
+      `**${title}** in <#${current.subscription.channelId}> is not paused; new posts are being announced.`,
+    );
+    return;
+  }
+  // A subscription paused because Herald lost the channel or a permission would only pause again.
+  const channel = interaction.guild?.channels.cache.get(current.subscription.channelId);
+  if (!channel) {
+    throw new UserFacingError(
+      `The channel of **${title}** no longer exists or Herald cannot see it. Remove this feed with \`/feed remove\` and add it to another channel.`,
+    );
+  }
+  assertAnnounceable(interaction, channel);
+  const { subscription } = await context.subscriptions.resume(guildId, id);
   await replyEphemeral(
     interaction,
-    `▶️ Resumed **${safeText(feed?.title ?? subscription.feedUrl)}** in <#${subscription.channelId}>. Posts published while it was paused are skipped; new ones will be announced.`,
+    `▶️ Resumed **${title}** in <#${subscription.channelId}>. Posts published while it was paused are skipped; new ones will be announced.`,
   );
 }
 
@@ -273,6 +305,10 @@ function targetChannel(interaction: ChatInputCommandInteraction): GuildBasedChan
     );
   }
   return channel;
+}
+
+function pausedReason(subscription: Subscription): string {
+  return subscription.pausedReason ?? 'Paused with `/feed pause`.';
 }
 
 function formatInterval(seconds: number): string {

@@ -12,12 +12,12 @@ import { UserFacingError } from '../src/errors';
 import { MAX_SEARCH_QUERY_LENGTH, type FoundPost } from '../src/poller/post-queries';
 import {
   autocompleteSubscriptions,
+  chosenSubscriptionId,
   guildIdOf,
   maskedLink,
   paginate,
   relativeTime,
   safeText,
-  subscriptionIdOption,
 } from './shared';
 
 /** `/posts recent` shows 1–10 items, 5 unless asked. */
@@ -73,15 +73,14 @@ async function recent(interaction: ChatInputCommandInteraction, context: Command
   if (count < 1 || count > MAX_COUNT) {
     throw new UserFacingError(`\`count\` must be between 1 and ${MAX_COUNT}; you gave ${count}.`);
   }
-  const posts = await context.posts.recent(guildIdOf(interaction), {
-    subscriptionId: subscriptionIdOption(interaction, false),
-    count,
-  });
+  const guildId = guildIdOf(interaction);
+  const subscriptionId = await chosenSubscriptionId(interaction, context, false);
+  const posts = await context.posts.recent(guildId, { subscriptionId, count });
   await answerWithPosts(
     interaction,
     posts,
-    posts.length > 0 ? `**${posts.length} newest post${posts.length === 1 ? '' : 's'}:**` : '',
-    'No posts yet: Herald keeps the last 50 items of each feed this server follows (`/feed add` one first).',
+    `**${posts.length} newest post${posts.length === 1 ? '' : 's'}:**`,
+    posts.length > 0 ? '' : await nothingYet(context, guildId, subscriptionId),
   );
 }
 
@@ -89,7 +88,7 @@ async function search(interaction: ChatInputCommandInteraction, context: Command
   const query = interaction.options.getString('query', true);
   const posts = await context.posts.search(guildIdOf(interaction), {
     query,
-    subscriptionId: subscriptionIdOption(interaction, false),
+    subscriptionId: await chosenSubscriptionId(interaction, context, false),
     limit: SEARCH_LIMIT,
   });
   await answerWithPosts(
@@ -98,6 +97,19 @@ async function search(interaction: ChatInputCommandInteraction, context: Command
     `**${posts.length} post${posts.length === 1 ? '' : 's'} matching “${safeText(query)}”:**`,
     `No recent post matches “${safeText(query)}”. Herald searches the last 50 items of each feed.`,
   );
+}
+
+/** Why there is nothing to show: no feeds at all, or feeds that have not published anything yet. */
+async function nothingYet(
+  context: CommandContext,
+  guildId: string,
+  subscriptionId: string | null,
+): Promise<string> {
+  if (subscriptionId) return 'That feed has no posts yet. New ones show up here as it publishes them.';
+  if ((await context.subscriptions.list(guildId)).length === 0) {
+    return 'This server follows no feeds yet, so there are no posts to show. A server admin can add one with `/feed add`.';
+  }
+  return 'No posts yet: the feeds this server follows have not published anything Herald has seen.';
 }
 
 async function answerWithPosts(

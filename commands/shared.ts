@@ -6,10 +6,12 @@ import {
   type ChatInputCommandInteraction,
   type GuildBasedChannel,
   type InteractionEditReplyOptions,
+  type PermissionsBitField,
 } from 'discord.js';
 import type { CommandContext } from '../src/discord/context';
 import { UserFacingError } from '../src/errors';
 import { escapeDiscordText } from '../src/feeds/html-to-markdown';
+import { fold } from '../src/poller/post-queries';
 
 /** Discord allows at most 25 autocomplete choices, each name at most 100 characters. */
 const MAX_CHOICES = 25;
@@ -78,16 +80,18 @@ export async function autocompleteSubscriptions(
   context: CommandContext,
 ): Promise<void> {
   const guildId = guildIdOf(interaction);
-  const typed = interaction.options.getFocused().toString().trim().toLowerCase();
+  const typed = fold(interaction.options.getFocused().toString().trim());
   const views = await context.subscriptions.list(guildId);
   const choices = views
     .map(({ subscription, feed }) => {
       const channelName =
         interaction.guild?.channels.cache.get(subscription.channelId)?.name ?? subscription.channelId;
       const title = feed?.title ?? subscription.feedUrl;
-      const haystack = `${title}\n${subscription.feedUrl}\n${channelName}\n${subscription.id}`.toLowerCase();
-      const label = `${title} → #${channelName}${subscription.paused ? ' (paused)' : ''}`;
-      return { haystack, choice: { name: clip(label, MAX_CHOICE_NAME), value: subscription.id } };
+      const haystack = fold(`${title}\n${subscription.feedUrl}\n${channelName}\n${subscription.id}`);
+      // The channel stays readable however long the title is.
+      const suffix = clip(` → #${channelName}${subscription.paused ? ' (paused)' : ''}`, MAX_CHOICE_NAME / 2);
+      const name = `${clip(title.trim() || subscription.feedUrl, MAX_CHOICE_NAME - suffix.length)}${suffix}`;
+      return { haystack, choice: { name, value: subscription.id } };
     })
     .filter(({ haystack }) => typed === '' || haystack.includes(typed))
     .slice(0, MAX_CHOICES)
@@ -95,24 +99,67 @@ export async function autocompleteSubscriptions(
   await interaction.respond(choices);
 }
 
-/** The subscription id chosen in a `feed` option (autocomplete gives ids; typing gives anything). */
-export function subscriptionIdOption(interaction: ChatInputCommandInteraction, required: true): string;
-export function subscriptionIdOption(
+/**
+ * The subscription chosen in a `feed` option. Autocomplete fills in an id; a member who typed the
+ * feed's exact title or URL instead gets that feed too. Anything else, another server's id
+ * included, is "not found" (and the same words either way, so ids from elsewhere reveal nothing).
+ */
+export async function chosenSubscriptionId(
   interaction: ChatInputCommandInteraction,
+  context: CommandContext,
+  required: true,
+): Promise<string>;
+export async function chosenSubscriptionId(
+  interaction: ChatInputCommandInteraction,
+  context: CommandContext,
   required: false,
-): string | null;
-export function subscriptionIdOption(
+): Promise<string | null>;
+export async function chosenSubscriptionId(
   interaction: ChatInputCommandInteraction,
+  context: CommandContext,
   required: boolean,
-): string | null {
+): Promise<string | null> {
   const raw = interaction.options.getString('feed', required)?.trim() ?? null;
-  if (raw === null) return null;
-  if (!/^[A-Za-z0-9]{1,32}$/.test(raw)) {
+  if (raw === null || raw === '') {
+    if (required) throw notFound(interaction, raw ?? '');
+    return null;
+  }
+  const guildId = guildIdOf(interaction);
+  // What autocomplete filled in: one read, not a scan of the server's feeds.
+  if (/^[A-Za-z0-9]{1,32}$/.test(raw) && (await isSubscriptionOf(context, guildId, raw))) return raw;
+  const views = await context.subscriptions.list(guildId);
+  const wanted = fold(raw);
+  const matches = views.filter(
+    ({ subscription, feed }) =>
+      fold(subscription.feedUrl) === wanted || (feed !== undefined && fold(feed.title.trim()) === wanted),
+  );
+  if (matches.length === 1) return matches[0]!.subscription.id;
+  if (matches.length > 1) {
     throw new UserFacingError(
-      'Pick a feed from the list that appears as you type (the option expects a subscription id). `/feed list` shows them all.',
+      `${matches.length} of this server’s feeds are called “${clip(safeText(raw), 100)}”. Pick the one you mean from the list that appears as you type.`,
     );
   }
-  return raw;
+  throw notFound(interaction, raw);
+}
+
+async function isSubscriptionOf(context: CommandContext, guildId: string, id: string): Promise<boolean> {
+  try {
+    await context.subscriptions.status(guildId, id);
+    return true;
+  } catch (error) {
+    if (error instanceof UserFacingError) return false;
+    throw error;
+  }
+}
+
+function notFound(interaction: ChatInputCommandInteraction, raw: string): UserFacingError {
+  const otherwise =
+    interaction.commandName === 'feed'
+      ? 'or see them all with `/feed list`'
+      : 'or leave `feed` out to see posts from all of this server’s feeds';
+  return new UserFacingError(
+    `This server has no feed “${clip(safeText(raw), 100)}”. Pick one from the list that appears as you type, ${otherwise}.`,
+  );
 }
 
 /** Bot permissions a channel needs before Herald can announce there. */
@@ -142,13 +189,7 @@ export function assertAnnounceable(
       `<#${channel.id}> is ${kind}. Herald announces in text or announcement channels: pick one with the \`channel\` option.`,
     );
   }
-  const me = interaction.guild?.members.me;
-  const permissions =
-    channel.id === interaction.channelId
-      ? interaction.appPermissions
-      : me
-        ? channel.permissionsFor(me)
-        : null;
+  const permissions = botPermissionsIn(interaction, channel);
   if (!permissions) {
     throw new UserFacingError(
       'Herald could not read its permissions in that channel. Try again in a moment.',
@@ -160,6 +201,19 @@ export function assertAnnounceable(
       `Herald is missing ${listOf(missing)} in <#${channel.id}>. Give Herald's role ${missing.length === 1 ? 'that permission' : 'those permissions'} there (channel settings → Permissions), then try again.`,
     );
   }
+}
+
+/**
+ * Herald's own permissions in a channel: as Discord computed them for the interaction's channel,
+ * else from the cached roles and overwrites.
+ */
+export function botPermissionsIn(
+  interaction: ChatInputCommandInteraction,
+  channel: GuildBasedChannel,
+): Readonly<PermissionsBitField> | null {
+  if (channel.id === interaction.channelId) return interaction.appPermissions;
+  const me = interaction.guild?.members.me;
+  return me ? channel.permissionsFor(me) : null;
 }
 
 /** A title made safe to show in chat: escaped markdown and no mentions. */

@@ -63,7 +63,7 @@ export function createInteractionRouter<Context>(
       );
       await answer(
         interaction,
-        `Something went wrong on Herald’s side, and nothing was changed. Please try again; if it keeps happening, give the bot operator this reference: \`${reference}\`.`,
+        `Something went wrong on Herald’s side and \`/${describeCommand(interaction)}\` did not finish. Please try again in a moment; if it keeps happening, give the bot operator this reference: \`${reference}\`.`,
       ).catch((replyError: unknown) => logger.warn({ err: replyError }, 'could not answer an interaction'));
     }
   };

@@ -32,7 +32,7 @@ export function createPostQueries(store: Pick<Store, 'subscriptions' | 'recent' 
       const subscription = await store.subscriptions.getForGuild(guildId, subscriptionId);
       if (!subscription) {
         throw new UserFacingError(
-          'No subscription with that id in this server. Pick one from the list as you type.',
+          `This server has no feed “${subscriptionId}”. Pick one from the list that appears as you type, or leave \`feed\` out to see posts from all of this server’s feeds.`,
         );
       }
       subscriptions = [subscription];

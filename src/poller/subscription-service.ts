@@ -1,5 +1,6 @@
 import { UserFacingError } from '../errors';
 import { InvalidFeedUrlError } from '../feeds/errors';
+import { escapeDiscordText } from '../feeds/html-to-markdown';
 import { loadFeed } from '../feeds/load-feed';
 import type { Feed, FeedItem, FeedSource, ParsedFeed } from '../feeds/types';
 import {
@@ -46,13 +47,20 @@ export interface SubscriptionView {
   feed: FeedState | undefined;
 }
 
+/** The outcome of pausing or resuming: the subscription now, and whether anything changed. */
+export interface SubscriptionChange extends SubscriptionView {
+  /** False when it was already paused (for pause) or not paused (for resume). */
+  changed: boolean;
+}
+
 /** The subscription API the slash commands call; every method is scoped to one server. */
 export interface SubscriptionService {
   subscribe(request: SubscribeRequest): Promise<SubscribeResult>;
   unsubscribe(guildId: string, id: string): Promise<SubscriptionView>;
-  pause(guildId: string, id: string): Promise<SubscriptionView>;
+  /** Pauses; `reason` is shown in `/feed list` and `/feed status`. */
+  pause(guildId: string, id: string, reason?: string): Promise<SubscriptionChange>;
   /** Resumes; posts published while paused are skipped (they were never queued). */
-  resume(guildId: string, id: string): Promise<SubscriptionView>;
+  resume(guildId: string, id: string): Promise<SubscriptionChange>;
   list(guildId: string, channelId?: string | null): Promise<SubscriptionView[]>;
   status(guildId: string, id: string): Promise<SubscriptionView>;
   /** Fetches a feed (following discovery) without subscribing, for `/feed preview`. */
@@ -82,7 +90,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps): Subscr
     // Another server's id is answered exactly like an unknown one.
     if (!subscription) {
       throw new UserFacingError(
-        'No subscription with that id in this server. Pick one from the list as you type, or see `/feed list`.',
+        `This server has no feed “${id}”. Pick one from the list that appears as you type, or see them all with \`/feed list\`.`,
       );
     }
     return subscription;
@@ -151,7 +159,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps): Subscr
           await store.feeds.remove(feedUrl);
         if (error instanceof DuplicateSubscriptionError) {
           throw new UserFacingError(
-            `<#${request.channelId}> already follows ${feed.title} (subscription \`${error.existingId}\`). Nothing was changed.`,
+            `<#${request.channelId}> already follows **${escapeDiscordText(feed.title)}** (subscription \`${error.existingId}\`), so nothing was changed. \`/feed list\` shows this server’s feeds.`,
             { cause: error },
           );
         }
@@ -219,24 +227,25 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps): Subscr
       return { subscription: removed, feed };
     },
 
-    async pause(guildId, id) {
+    async pause(guildId, id, reason = 'Paused with `/feed pause`.') {
       const subscription = await find(guildId, id);
-      if (subscription.paused) return view(subscription);
+      if (subscription.paused) return { ...(await view(subscription)), changed: false };
       const updated = await store.subscriptions.update(subscription.id, {
         paused: true,
         pausedAt: now(),
-        pausedReason: 'Paused with /feed pause.',
+        pausedReason: reason,
       });
-      return view(updated ?? subscription);
+      return { ...(await view(updated ?? subscription)), changed: true };
     },
 
     async resume(guildId, id) {
       const subscription = await find(guildId, id);
+      if (!subscription.paused) return { ...(await view(subscription)), changed: false };
       const updated = await store.subscriptions.update(subscription.id, { paused: false });
       // Posts that were already queued before the pause (say, when the bot lost a permission)
       // go out now; anything published while paused was never queued.
       deps.delivery.release(subscription.id, MAX_POSTS_PER_CHECK);
-      return view(updated ?? subscription);
+      return { ...(await view(updated ?? subscription)), changed: true };
     },
 
     async list(guildId, channelId) {
@@ -267,19 +276,24 @@ export function newestFirst(items: readonly FeedItem[]): FeedItem[] {
     .map(({ item }) => item);
 }
 
-/** Refuses what is not an http(s) URL before any network activity. */
+/**
+ * Refuses what is not an http(s) URL before any network activity. An address typed without a
+ * scheme (`example.org/feed`, `example.org:8080/feed`) is taken as https.
+ */
 function checkedUrl(raw: string): string {
   const trimmed = raw.trim().replace(/^<(.*)>$/, '$1');
+  // "host:8080/…" is a host and a port, not a scheme called "host".
+  const hasScheme = /^[a-z][a-z0-9+.-]*:(?!\d)/i.test(trimmed);
   let url: URL;
   try {
-    url = new URL(/^[a-z][a-z0-9+.-]*:/i.test(trimmed) ? trimmed : `https://${trimmed}`);
+    url = new URL(hasScheme ? trimmed : `https://${trimmed}`);
   } catch (error) {
     throw new InvalidFeedUrlError(raw, `"${raw}" is not a web address.`, { cause: error });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new InvalidFeedUrlError(
       raw,
-      `Herald only follows http:// and https:// addresses, not ${url.protocol}.`,
+      `Herald only follows http:// and https:// addresses, not ${url.protocol} ones.`,
     );
   }
   return url.href;
@@ -287,7 +301,7 @@ function checkedUrl(raw: string): string {
 
 function limitError(limit: number, cause?: unknown): UserFacingError {
   return new UserFacingError(
-    `This server already has ${limit} subscriptions, the most it may have. Remove one with /feed remove first.`,
+    `This server already has ${limit} subscriptions, the most it may have, so nothing was added. Remove one with \`/feed remove\` first (\`/feed list\` shows them all).`,
     cause === undefined ? undefined : { cause },
   );
 }
