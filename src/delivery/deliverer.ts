@@ -8,6 +8,12 @@ export interface QueuedAnnouncement {
   message: MessagePayload;
   /** Sent instead when Discord refuses `message` with a 400, so the post is not lost. */
   fallback?: MessagePayload;
+  /**
+   * A message about the feed (the failure notice) rather than one of its items: delivered the same
+   * way, but not counted in the subscription's posted items or last post time, which `/feed
+   * status` shows as the feed's health.
+   */
+  notice?: boolean;
 }
 
 /** Retry delays for 5xx and timeouts (429s are waited out inside @discordjs/rest). */
@@ -103,7 +109,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   /** Sends one entry; true when it is done with (posted or given up), false to stop draining. */
   async function send(subscription: Subscription, entry: OutboxEntry): Promise<boolean> {
-    const { message, fallback } = entry.payload as QueuedAnnouncement;
+    const { message, fallback, notice } = entry.payload as QueuedAnnouncement;
     try {
       await post(subscription, entry, message);
     } catch (error) {
@@ -123,6 +129,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       }
     }
     await store.outbox.remove(subscription.id, entry.itemKey);
+    // A failure notice is no sign of life from the feed: counting it would make a broken feed
+    // look as if it had just posted.
+    if (notice) return true;
     await store.subscriptions.update(subscription.id, (current) => ({
       lastPostAt: now(),
       postedCount: current.postedCount + 1,

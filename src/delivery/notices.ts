@@ -13,5 +13,6 @@ export function renderFailureNotice(state: FeedState): QueuedAnnouncement {
         'See `/feed status` for details, or `/feed remove` it if the feed is gone for good.',
       allowed_mentions: { parse: [] },
     },
+    notice: true,
   };
 }

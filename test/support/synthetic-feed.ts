@@ -51,17 +51,24 @@ ${items}
 export class GrowingFeed {
   private readonly posts: SyntheticItem[] = [];
   private clock: number;
+  private readonly dated: boolean;
 
+  /** With `dated: false` posts carry no pubDate, as some feeds publish them. */
   constructor(
     readonly title: string,
     private readonly base = 'https://synthetic.example',
     start = Date.UTC(2025, 0, 1),
+    options: { dated?: boolean } = {},
   ) {
     this.clock = start;
+    this.dated = options.dated ?? true;
   }
 
-  /** Adds `count` new posts and returns them, oldest first. */
-  publish(count: number): SyntheticItem[] {
+  /**
+   * Adds `count` new posts and returns them, oldest first; `patch` overrides fields of each (say,
+   * a guid several posts share).
+   */
+  publish(count: number, patch: Partial<SyntheticItem> = {}): SyntheticItem[] {
     const added: SyntheticItem[] = [];
     for (let i = 0; i < count; i++) {
       this.clock += 60_000;
@@ -70,10 +77,11 @@ export class GrowingFeed {
         guid: `${this.title}-post-${n}`,
         title: `${this.title} post ${n}`,
         link: `${this.base}/posts/${n}`,
-        published: new Date(this.clock),
+        published: this.dated ? new Date(this.clock) : null,
         author: 'Grace Hopper',
         description: `<p>Summary of post ${n}.</p>`,
         image: `${this.base}/images/${n}.png`,
+        ...patch,
       };
       this.posts.unshift(post);
       added.push(post);
