@@ -5,6 +5,8 @@ import {
   PermissionFlagsBits,
   SlashCommandBuilder,
   type ChatInputCommandInteraction,
+  type SlashCommandChannelOption,
+  type SlashCommandStringOption,
   type GuildBasedChannel,
 } from 'discord.js';
 import { renderMessage } from '../src/delivery/render';
@@ -27,6 +29,25 @@ import {
   safeText,
 } from './shared';
 
+/** The `feed` option: a subscription of this server, chosen with autocomplete. */
+const subscriptionOption = (option: SlashCommandStringOption) =>
+  option.setName('feed').setDescription('The subscription').setRequired(true).setAutocomplete(true);
+
+/** The `url` option of `add` and `preview`. */
+const urlOption = (option: SlashCommandStringOption) =>
+  option
+    .setName('url')
+    .setDescription('Address of the feed, or of the site that has one')
+    .setRequired(true)
+    .setMaxLength(2000);
+
+/** A `channel` option limited to the channel types Herald announces in. */
+const announceChannelOption = (option: SlashCommandChannelOption, description: string) =>
+  option
+    .setName('channel')
+    .setDescription(description)
+    .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement);
+
 const data = new SlashCommandBuilder()
   .setName('feed')
   .setDescription('Subscribe channels to RSS, Atom and JSON feeds')
@@ -36,18 +57,9 @@ const data = new SlashCommandBuilder()
     sub
       .setName('add')
       .setDescription('Announce new posts of a feed in a channel')
-      .addStringOption((option) =>
-        option
-          .setName('url')
-          .setDescription('Address of the feed, or of the site that has one')
-          .setRequired(true)
-          .setMaxLength(2000),
-      )
+      .addStringOption(urlOption)
       .addChannelOption((option) =>
-        option
-          .setName('channel')
-          .setDescription('Where to announce (default: this channel)')
-          .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement),
+        announceChannelOption(option, 'Where to announce (default: this channel)'),
       )
       .addIntegerOption((option) =>
         option
@@ -61,59 +73,34 @@ const data = new SlashCommandBuilder()
       .addRoleOption((option) => option.setName('mention').setDescription('A role to ping with every post')),
   )
   .addSubcommand((sub) =>
-    sub
-      .setName('remove')
-      .setDescription('Stop announcing a feed')
-      .addStringOption((option) =>
-        option.setName('feed').setDescription('The subscription').setRequired(true).setAutocomplete(true),
-      ),
+    sub.setName('remove').setDescription('Stop announcing a feed').addStringOption(subscriptionOption),
   )
   .addSubcommand((sub) =>
     sub
       .setName('list')
       .setDescription('List this server’s feeds')
-      .addChannelOption((option) =>
-        option
-          .setName('channel')
-          .setDescription('Only feeds announced in this channel')
-          .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement),
-      ),
+      .addChannelOption((option) => announceChannelOption(option, 'Only feeds announced in this channel')),
   )
   .addSubcommand((sub) =>
     sub
       .setName('status')
       .setDescription('Health of a feed: last check, errors, next check')
-      .addStringOption((option) =>
-        option.setName('feed').setDescription('The subscription').setRequired(true).setAutocomplete(true),
-      ),
+      .addStringOption(subscriptionOption),
   )
   .addSubcommand((sub) =>
-    sub
-      .setName('pause')
-      .setDescription('Stop announcing a feed for now')
-      .addStringOption((option) =>
-        option.setName('feed').setDescription('The subscription').setRequired(true).setAutocomplete(true),
-      ),
+    sub.setName('pause').setDescription('Stop announcing a feed for now').addStringOption(subscriptionOption),
   )
   .addSubcommand((sub) =>
     sub
       .setName('resume')
       .setDescription('Announce a paused feed again (what was published meanwhile is skipped)')
-      .addStringOption((option) =>
-        option.setName('feed').setDescription('The subscription').setRequired(true).setAutocomplete(true),
-      ),
+      .addStringOption(subscriptionOption),
   )
   .addSubcommand((sub) =>
     sub
       .setName('preview')
       .setDescription('Show how the newest post of a feed would look')
-      .addStringOption((option) =>
-        option
-          .setName('url')
-          .setDescription('Address of the feed, or of the site that has one')
-          .setRequired(true)
-          .setMaxLength(2000),
-      ),
+      .addStringOption(urlOption),
   )
   .toJSON();
 
