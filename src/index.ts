@@ -1,6 +1,14 @@
 import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
-import { Client, Events, GatewayIntentBits, type Guild, type NonThreadGuildBasedChannel } from 'discord.js';
+import {
+  Client,
+  DiscordjsError,
+  DiscordjsErrorCodes,
+  Events,
+  GatewayIntentBits,
+  type Guild,
+  type NonThreadGuildBasedChannel,
+} from 'discord.js';
 import { config as loadDotenv } from 'dotenv';
 import { commands } from '../commands';
 import { ConfigError, loadConfig, type Config } from './config';
@@ -19,7 +27,14 @@ import { createFeedChecker, MAX_POSTS_PER_CHECK, type CheckPolicy } from './poll
 import { createPostQueries } from './poller/post-queries';
 import { createScheduler } from './poller/scheduler';
 import { createSubscriptionService, type SubscriptionService } from './poller/subscription-service';
-import { createKeyvStore, type Store, type Subscription } from './store';
+import {
+  createKeyvStore,
+  SchemaVersionTooNewError,
+  StoreOpenError,
+  UnsupportedDatabaseUrlError,
+  type Store,
+  type Subscription,
+} from './store';
 import { USER_AGENT } from './version';
 
 /** Knobs tests turn; production uses the defaults. */
@@ -139,16 +154,26 @@ export async function startHerald(config: Config, options: HeraldOptions = {}): 
   });
   client.on(Events.Error, (error) => logger.error({ err: error }, 'Discord client error'));
 
-  const ready = once(client, Events.ClientReady) as Promise<[Client<true>]>;
-  await client.login(config.discordToken);
-  const [readyClient] = await ready;
+  let readyClient: Client<true>;
+  let registered: boolean;
+  try {
+    const ready = once(client, Events.ClientReady) as Promise<[Client<true>]>;
+    await client.login(config.discordToken);
+    [readyClient] = await ready;
+    registered = await registerCommandsIfChanged(
+      client.rest,
+      commands.map((command) => command.data),
+      { applicationId: readyClient.application.id, guildId: config.devGuildId },
+      store.meta,
+    );
+  } catch (error) {
+    // A refused token or an unreachable Discord must not leave the database and sockets open.
+    await client.destroy().catch(() => undefined);
+    await source.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw error;
+  }
   const applicationId = readyClient.application.id;
-  const registered = await registerCommandsIfChanged(
-    client.rest,
-    commands.map((command) => command.data),
-    { applicationId, guildId: config.devGuildId },
-    store.meta,
-  );
   logger.info(
     { user: readyClient.user.tag, guilds: readyClient.guilds.cache.size, commandsRegistered: registered },
     'logged in to Discord',
@@ -224,6 +249,47 @@ async function pauseGuild(store: Store, guild: Guild, logger: Logger): Promise<v
     );
 }
 
+/** Network failures that mean Discord (or the REST proxy in DISCORD_API_BASE) cannot be reached. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+]);
+
+/**
+ * Start-up failures an operator can fix, described with the fix; null for anything else, which is
+ * a bug and keeps its stack trace in the log.
+ */
+function describeStartFailure(error: unknown, config: Config): string | null {
+  if (error instanceof DiscordjsError && error.code === DiscordjsErrorCodes.TokenInvalid) {
+    return (
+      'Discord refused DISCORD_TOKEN (it is mistyped, or was reset). Open ' +
+      'https://discord.com/developers/applications → your application → Bot → Reset Token, and put ' +
+      'the new token in .env as DISCORD_TOKEN=…'
+    );
+  }
+  if (
+    error instanceof UnsupportedDatabaseUrlError ||
+    error instanceof StoreOpenError ||
+    error instanceof SchemaVersionTooNewError
+  ) {
+    return error.message;
+  }
+  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code && UNREACHABLE_CODES.has(code)) {
+      return (
+        `could not reach Discord at ${config.discordApiBase} (${code}). Check the network connection` +
+        (config.discordApiBase === 'https://discord.com/api' ? '.' : ' and DISCORD_API_BASE.')
+      );
+    }
+  }
+  return null;
+}
+
 /** `npm start`: load .env, validate, start, and stop cleanly on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
   loadDotenv({ quiet: true });
@@ -242,10 +308,25 @@ async function main(): Promise<void> {
   try {
     herald = await startHerald(config, { logger });
   } catch (error) {
-    logger.fatal({ err: error }, 'Herald could not start');
+    const problem = describeStartFailure(error, config);
+    if (problem) {
+      // Something the operator can fix: say what and how, without a stack trace.
+      process.stderr.write(`Herald cannot start: ${problem}\n`);
+    } else {
+      logger.fatal({ err: error }, 'Herald could not start');
+    }
     process.exit(1);
   }
-  const shutdown = (signal: string) => {
+  let shuttingDown = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (shuttingDown) {
+      // One Ctrl+C can arrive more than once (the terminal signals the whole group and npm or tsx
+      // pass it on too). Keeping the listener stops a repeat from killing the process mid-stop;
+      // the stop is bounded anyway, and SIGKILL is always there.
+      logger.info({ signal }, 'already shutting down');
+      return;
+    }
+    shuttingDown = true;
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS + 1000);
     force.unref();
@@ -257,8 +338,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
