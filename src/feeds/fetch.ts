@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { USER_AGENT } from '../version';
 import { BlockedLookupError, createGuardedLookup, isBlockedAddress } from './address-guard';
 import {
@@ -102,7 +102,7 @@ async function fetchFeed(
       const location = header(response.headers, 'location');
 
       if (REDIRECT_STATUSES.has(response.statusCode) && location !== null) {
-        await response.body.dump({ limit: 64 * 1024, signal: controller.signal }).catch(() => undefined);
+        await drain(response.body, controller.signal);
         hops += 1;
         permanent &&= PERMANENT_REDIRECTS.has(response.statusCode);
         const next = resolveLocation(location, current);
@@ -119,7 +119,12 @@ async function fetchFeed(
         status: response.statusCode,
         headers,
       };
-      if (response.statusCode === 304 || (isSuccess(response.statusCode) && matches(validators, headers))) {
+      if (response.statusCode === 304) {
+        // Nothing follows a 304's headers, so reading "to the end" is immediate.
+        await drain(response.body, controller.signal);
+        return { kind: 'not-modified', ...base };
+      }
+      if (isSuccess(response.statusCode) && matches(validators, headers)) {
         discard(response.body);
         return { kind: 'not-modified', ...base };
       }
@@ -209,6 +214,14 @@ async function readBody(
   url: string,
   signal: AbortSignal,
 ): Promise<Buffer> {
+  let stages: Duplex[];
+  try {
+    stages = decoders(contentEncoding, url);
+  } catch (error) {
+    discard(body);
+    throw error;
+  }
+  if (stages.length === 0) return readPlainBody(body, maxBytes, url);
   const chunks: Buffer[] = [];
   let total = 0;
   const collect = new Writable({
@@ -221,14 +234,25 @@ async function readBody(
       callback();
     },
   });
-  let stages: Duplex[];
-  try {
-    stages = decoders(contentEncoding, url);
-  } catch (error) {
-    discard(body);
-    throw error;
-  }
   await pipeline([body, ...stages, collect], { signal });
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * The common case, an uncompressed body, without a stream pipeline (which costs more than the
+ * copy). The request's abort signal still ends it: undici destroys the body on abort.
+ */
+async function readPlainBody(body: Readable, maxBytes: number, url: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > maxBytes) {
+      discard(body);
+      throw new FeedTooLargeError(url, maxBytes);
+    }
+    chunks.push(chunk);
+  }
   return Buffer.concat(chunks, total);
 }
 
@@ -318,6 +342,18 @@ function errorCode(error: unknown): string | null {
 function discard(body: Readable): void {
   body.on('error', () => undefined);
   body.destroy();
+}
+
+/** Largest unwanted body (a redirect's page) read to keep its connection. */
+const DRAIN_LIMIT = 64 * 1024;
+
+/**
+ * Reads a body we do not need to its end, so the connection goes back to the pool. Destroying it
+ * instead would make undici build an abort error with a stack trace for every 304, which costs
+ * more than the whole exchange; bodies over DRAIN_LIMIT are dropped with their connection.
+ */
+async function drain(body: Dispatcher.ResponseData['body'], signal: AbortSignal): Promise<void> {
+  await body.dump({ limit: DRAIN_LIMIT, signal }).catch(() => undefined);
 }
 
 function isSuccess(status: number): boolean {

@@ -6,6 +6,7 @@
  */
 import { compile } from 'html-to-text';
 import type { DomNode, FormatCallback, HtmlToTextOptions, SelectorDefinition } from 'html-to-text';
+import { Parser, type Handler } from 'htmlparser2';
 
 /** Options for {@link htmlToDiscordMarkdown}. */
 export interface HtmlToMarkdownOptions {
@@ -31,7 +32,6 @@ interface ConversionState {
   baseUrl: string | null;
   open: Record<InlineKind, number>;
   quoteDepth: number;
-  firstImage: string | null;
 }
 
 /**
@@ -41,8 +41,9 @@ interface ConversionState {
  */
 export function htmlToDiscordMarkdown(html: string, options: HtmlToMarkdownOptions): string {
   if (!html.trim()) return '';
-  const state = newState(options.baseUrl);
-  const raw = runConverter(markdownConverter, html, state);
+  const raw =
+    convertSimpleHtml(html, options.baseUrl) ??
+    runConverter(markdownConverter, html, newState(options.baseUrl));
   return tidy(resolveInlineMarkup(raw));
 }
 
@@ -80,14 +81,37 @@ export function plainTextToDiscordMarkdown(text: string): string {
  * for lazy-loaded images), skipping `data:` URIs and 1×1 tracking pixels; or null.
  */
 export function firstImageUrl(html: string, baseUrl: string | null): string | null {
-  const state = newState(baseUrl);
   // Parsing a whole article to find one tag is most of the cost of normalizing a feed: parse
-  // only the <img> tags themselves (the parser still decodes their attributes).
+  // only the <img> tags themselves, with the parser html-to-text uses (it decodes attributes).
   for (const match of html.matchAll(/<img\b[^>]*>/gi)) {
-    runConverter(imageFinder, match[0], state);
-    if (state.firstImage) return state.firstImage;
+    const url = imageOfTag(match[0], baseUrl);
+    if (url) return url;
   }
   return null;
+}
+
+/** The picture an `<img>` tag shows: skipping 1×1 and 0×0 tracking pixels, `src` then lazy-loading attributes. */
+function imageOfTag(tag: string, baseUrl: string | null): string | null {
+  let found: string | null = null;
+  const parser = new Parser(
+    {
+      onopentag(name, attribs) {
+        if (name !== 'img' || found !== null) return;
+        const { width, height } = attribs;
+        if (width === '1' || height === '1' || width === '0' || height === '0') return;
+        for (const attribute of ['src', 'data-src', 'data-original']) {
+          const url = absoluteHttpUrl(attribs[attribute], baseUrl);
+          if (url) {
+            found = url;
+            return;
+          }
+        }
+      },
+    },
+    { decodeEntities: true },
+  );
+  parser.end(tag);
+  return found;
 }
 
 /**
@@ -124,8 +148,15 @@ export function absoluteHttpUrl(href: string | null | undefined, base: string | 
 
 const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>]+/gi;
 
+/**
+ * A word without any of these characters (and not starting with a digit) comes out of
+ * {@link escapeWord} unchanged: no markdown character, mention, URL scheme or line-start syntax.
+ * Most words of an article are like that, and testing once is far cheaper than five rewrites.
+ */
+const NEEDS_ESCAPING = /[\\*_~`|[\]<>@#+:-]|^\d/;
+
 function escapeWord(word: string): string {
-  if (!word) return word;
+  if (!word || !NEEDS_ESCAPING.test(word)) return word;
   let out = '';
   let last = 0;
   // A bare URL is autolinked by Discord as is; backslashes inside it would break the link.
@@ -158,16 +189,24 @@ function neutralizeCode(text: string): string {
 // ---------------------------------------------------------------------------------------------
 // Post-processing
 
+/** Per kind of emphasis: its sentinels, its markup, and the two patterns resolveInlineMarkup applies (compiled once). */
+const INLINE_PATTERNS = Object.values(SENTINELS).map(({ open, close, markup }) => ({
+  open,
+  close,
+  markup,
+  // An empty pair, with the spaces on either side of it.
+  empty: new RegExp(`([^\\S\\n]?)${open}\\s*${close}([^\\S\\n]?)`, 'g'),
+  pair: new RegExp(`${open}(\\s*)([^${open}${close}]*?)(\\s*)${close}`, 'g'),
+}));
+
 function resolveInlineMarkup(text: string): string {
   let out = text;
-  for (const { open, close, markup } of Object.values(SENTINELS)) {
+  for (const { open, close, markup, empty, pair } of INLINE_PATTERNS) {
+    // Most text has no emphasis of a given kind; the three passes below would find nothing.
+    if (!out.includes(open)) continue;
     out = out.replaceAll(close + open, '');
     // An empty pair between two spaces (`a <b></b> b`) must not leave a double space behind.
-    out = out.replace(
-      new RegExp(`([^\\S\\n]?)${open}\\s*${close}([^\\S\\n]?)`, 'g'),
-      (_m, a: string, b: string) => a || b,
-    );
-    const pair = new RegExp(`${open}(\\s*)([^${open}${close}]*?)(\\s*)${close}`, 'g');
+    out = out.replace(empty, (_m, a: string, b: string) => a || b);
     out = out.replace(
       pair,
       (_m, lead: string, inner: string, trail: string, offset: number, whole: string) => {
@@ -197,10 +236,326 @@ function collapseWhitespace(text: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Fast path. Most feed HTML is paragraphs, line breaks, emphasis, links, inline code and
+// pictures. For exactly that subset, one streaming pass over htmlparser2's events (the parser
+// html-to-text itself builds its DOM with) replays what the converter above does with the same
+// formatters and html-to-text's block and whitespace rules, at a fraction of the cost: no DOM,
+// no selector matching. Anything else (lists, quotes, headings, pre, tables, comments, scripts,
+// unknown elements) makes it give up and the full converter runs instead, so the output never
+// depends on which path was taken.
+
+const FAST_INLINE: Readonly<Record<string, InlineKind>> = {
+  b: 'bold',
+  strong: 'bold',
+  i: 'italic',
+  em: 'italic',
+  cite: 'italic',
+  s: 'strike',
+  del: 'strike',
+  strike: 'strike',
+  u: 'underline',
+  ins: 'underline',
+};
+const FAST_CODE = new Set(['code', 'kbd', 'samp', 'tt']);
+/** Elements whose content html-to-text walks without adding anything of its own. */
+const FAST_TRANSPARENT = new Set(['span']);
+/** Far below html-to-text's maxDepth (200), past which it would cut the text. */
+const FAST_MAX_DEPTH = 100;
+
+/** html-to-text's whitespace (the `whitespaceCharacters` option above). */
+const WS = ' \\t\\r\\n\\f\\u200b\\u00a0';
+const WORD_RE = new RegExp(`[^${WS}]+`, 'g');
+const LEADING_WS_RE = new RegExp(`^[${WS}]`);
+const TRAILING_WS_RE = new RegExp(`[${WS}]$`);
+const HAS_WORD_RE = new RegExp(`[^${WS}]`);
+
+/** The fast path met something only the full converter handles. */
+class UnsupportedHtmlError extends Error {
+  constructor(what: string) {
+    super(`the fast path does not handle ${what}`);
+    this.name = 'UnsupportedHtmlError';
+  }
+}
+
+/** html-to-text's InlineTextBuilder with wrapping off: lines of words joined by single spaces. */
+class WordLines {
+  lines: string[][] = [];
+  words: string[] = [];
+  stashedSpace = false;
+
+  push(word: string): void {
+    this.words.push(word);
+  }
+
+  concat(word: string): void {
+    const last = this.words.pop();
+    this.words.push(last === undefined ? word : last + word);
+  }
+
+  newLine(count = 1): void {
+    this.lines.push(this.words);
+    for (let i = 1; i < count; i++) this.lines.push([]);
+    this.words = [];
+  }
+
+  isEmpty(): boolean {
+    return this.lines.length === 0 && this.words.length === 0;
+  }
+
+  /** Like html-to-text's clear(): the stashed space survives. */
+  clear(): void {
+    this.lines = [];
+    this.words = [];
+  }
+
+  toString(): string {
+    return [...this.lines, this.words].map((words) => words.join(' ')).join('\n');
+  }
+}
+
+/** html-to-text's BlockStackItem. */
+class TextBlock {
+  readonly text = new WordLines();
+  rawText = '';
+  stashedLineBreaks = 0;
+  constructor(public leadingLineBreaks: number) {}
+
+  content(): string {
+    return this.text.isEmpty() ? this.rawText : this.rawText + this.text.toString();
+  }
+
+  /** html-to-text's addText(): a finished child block joins this one. */
+  append(text: string, leadingLineBreaks: number, trailingLineBreaks: number): void {
+    const parentText = this.content();
+    const lineBreaks = Math.max(this.stashedLineBreaks, leadingLineBreaks);
+    this.text.clear();
+    if (parentText) {
+      this.rawText = parentText + '\n'.repeat(lineBreaks) + text;
+    } else {
+      this.rawText = text;
+      this.leadingLineBreaks = lineBreaks;
+    }
+    this.stashedLineBreaks = trailingLineBreaks;
+  }
+
+  /** html-to-text's addInline() with its whitespace processor's shrinkWrapAdd(). */
+  addInline(text: string, transform: (word: string) => string = (word) => word): void {
+    if (text.length === 0 || (this.stashedLineBreaks && !HAS_WORD_RE.test(text))) return;
+    if (this.stashedLineBreaks) this.text.newLine(this.stashedLineBreaks);
+    const stashed = this.text.stashedSpace;
+    let first = true;
+    WORD_RE.lastIndex = 0;
+    for (let match = WORD_RE.exec(text); match !== null; match = WORD_RE.exec(text)) {
+      const word = transform(match[0]);
+      if (first && !stashed && !LEADING_WS_RE.test(text)) this.text.concat(word);
+      else this.text.push(word);
+      first = false;
+    }
+    this.text.stashedSpace = (stashed && first) || TRAILING_WS_RE.test(text);
+    this.stashedLineBreaks = 0;
+  }
+
+  /** html-to-text's addLiteral() for a string without newlines (the sentinels). */
+  addLiteral(text: string): void {
+    if (this.stashedLineBreaks) this.text.newLine(this.stashedLineBreaks);
+    if (this.text.stashedSpace) this.text.push(text);
+    else this.text.concat(text);
+    this.text.stashedSpace = false;
+    this.stashedLineBreaks = 0;
+  }
+}
+
+type FastEvent =
+  | { type: 'open'; name: string; attribs: Record<string, string> }
+  | { type: 'close' }
+  | { type: 'text'; text: string };
+
+/** What an open element needs when it closes. */
+type Frame =
+  | { kind: 'block' }
+  | { kind: 'inline'; emphasis: InlineKind | null }
+  | { kind: 'capture'; name: string; href: string | null; events: FastEvent[]; depth: number };
+
+/**
+ * The raw converter output (sentinels unresolved) for HTML within the fast path's subset, or null
+ * for anything else.
+ */
+function convertSimpleHtml(html: string, baseUrl: string | null): string | null {
+  const converter = new SimpleHtmlConverter(baseUrl);
+  const parser = new Parser(converter, { decodeEntities: true });
+  try {
+    parser.end(html);
+    converter.flushText();
+  } catch (error) {
+    if (error instanceof UnsupportedHtmlError) return null;
+    throw error;
+  }
+  return converter.result();
+}
+
+type CaptureFrame = Extract<Frame, { kind: 'capture' }>;
+
+/**
+ * htmlparser2 callbacks that run the formatters above on the fly. A class rather than closures:
+ * one is made per summary, and methods cost nothing to create.
+ */
+class SimpleHtmlConverter implements Partial<Handler> {
+  private readonly root = new TextBlock(1);
+  private readonly blocks: TextBlock[] = [this.root];
+  private readonly frames: Frame[] = [];
+  private readonly open: Record<InlineKind, number> = { bold: 0, italic: 0, strike: 0, underline: 0 };
+  private pendingText = '';
+  private capture: CaptureFrame | null = null;
+
+  constructor(private readonly baseUrl: string | null) {}
+
+  result(): string {
+    return this.root.content();
+  }
+
+  ontext(text: string): void {
+    // Consecutive text events make one text node in html-to-text's DOM, escaped word by word.
+    this.pendingText += text;
+  }
+
+  onopentag(name: string, attribs: Record<string, string>): void {
+    this.flushText();
+    // Even inside a link: script and style are not text nodes in the DOM, and a <body>
+    // anywhere makes html-to-text convert only the body.
+    if (name === 'script' || name === 'style' || name === 'body') throw new UnsupportedHtmlError(`<${name}>`);
+    this.dispatch({ type: 'open', name, attribs });
+  }
+
+  onclosetag(): void {
+    this.flushText();
+    this.dispatch({ type: 'close' });
+  }
+
+  oncomment(): void {
+    throw new UnsupportedHtmlError('comments');
+  }
+
+  oncdatastart(): void {
+    throw new UnsupportedHtmlError('CDATA');
+  }
+
+  onprocessinginstruction(): void {
+    throw new UnsupportedHtmlError('processing instructions');
+  }
+
+  flushText(): void {
+    if (!this.pendingText) return;
+    const text = this.pendingText;
+    this.pendingText = '';
+    this.dispatch({ type: 'text', text });
+  }
+
+  private top(): TextBlock {
+    return this.blocks[this.blocks.length - 1]!;
+  }
+
+  private dispatch(event: FastEvent): void {
+    const capture = this.capture;
+    if (capture) {
+      if (event.type === 'open') capture.depth += 1;
+      else if (event.type === 'close') {
+        if (capture.depth === 0) {
+          this.capture = null;
+          this.closeElement();
+          return;
+        }
+        capture.depth -= 1;
+      }
+      capture.events.push(event);
+      return;
+    }
+    if (event.type === 'text') this.top().addInline(event.text, escapeWord);
+    else if (event.type === 'open') this.openElement(event.name, event.attribs);
+    else this.closeElement();
+  }
+
+  private openElement(name: string, attribs: Record<string, string>): void {
+    const frames = this.frames;
+    if (frames.length >= FAST_MAX_DEPTH) throw new UnsupportedHtmlError('deep nesting');
+    if (name === 'p') {
+      this.blocks.push(new TextBlock(2));
+      frames.push(BLOCK_FRAME);
+    } else if (name === 'br') {
+      this.top().text.newLine();
+      frames.push(PLAIN_FRAME);
+    } else if (name === 'img' || FAST_TRANSPARENT.has(name)) {
+      frames.push(PLAIN_FRAME);
+    } else if (Object.hasOwn(FAST_INLINE, name)) {
+      const kind = FAST_INLINE[name]!;
+      // As inlineFormatter: nested emphasis of one kind adds nothing.
+      if (this.open[kind] > 0) {
+        frames.push(PLAIN_FRAME);
+      } else {
+        this.open[kind] += 1;
+        this.top().addLiteral(SENTINELS[kind].open);
+        frames.push(EMPHASIS_FRAMES[kind]);
+      }
+    } else if (name === 'a' || FAST_CODE.has(name)) {
+      // Links and code are rendered from their whole text, so their content is collected first.
+      const href = name === 'a' ? absoluteHttpUrl(attribs.href, this.baseUrl) : null;
+      this.capture = { kind: 'capture', name, href, events: [], depth: 0 };
+      frames.push(this.capture);
+    } else {
+      throw new UnsupportedHtmlError(`<${name}>`);
+    }
+  }
+
+  private closeElement(): void {
+    const frame = this.frames.pop();
+    if (!frame) return;
+    if (frame.kind === 'block') {
+      const block = this.blocks.pop()!;
+      this.top().append(block.content(), block.leadingLineBreaks, Math.max(block.stashedLineBreaks, 2));
+    } else if (frame.kind === 'inline') {
+      if (frame.emphasis === null) return;
+      this.top().addLiteral(SENTINELS[frame.emphasis].close);
+      this.open[frame.emphasis] -= 1;
+    } else {
+      this.finishCapture(frame);
+    }
+  }
+
+  private finishCapture(frame: CaptureFrame): void {
+    if (frame.name === 'a' && frame.href === null) {
+      // As formatAnchor: a link that cannot be followed keeps its words, markup and all.
+      for (const event of frame.events) this.dispatch(event);
+      return;
+    }
+    const raw = capturedText(frame.events);
+    const inline = frame.href !== null ? anchorInline(frame.href, raw) : inlineCode(raw);
+    if (inline) this.top().addInline(inline);
+  }
+}
+
+const BLOCK_FRAME: Frame = { kind: 'block' };
+const PLAIN_FRAME: Frame = { kind: 'inline', emphasis: null };
+const EMPHASIS_FRAMES: Readonly<Record<InlineKind, Frame>> = {
+  bold: { kind: 'inline', emphasis: 'bold' },
+  italic: { kind: 'inline', emphasis: 'italic' },
+  strike: { kind: 'inline', emphasis: 'strike' },
+  underline: { kind: 'inline', emphasis: 'underline' },
+};
+
+/** textContent() over collected events: text, and a newline for each `<br>`. */
+function capturedText(events: readonly FastEvent[]): string {
+  let out = '';
+  for (const event of events) {
+    if (event.type === 'text') out += event.text;
+    else if (event.type === 'open' && event.name === 'br') out += '\n';
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // html-to-text formatters
 
 function newState(baseUrl: string | null): ConversionState {
-  return { baseUrl, open: { bold: 0, italic: 0, strike: 0, underline: 0 }, quoteDepth: 0, firstImage: null };
+  return { baseUrl, open: { bold: 0, italic: 0, strike: 0, underline: 0 }, quoteDepth: 0 };
 }
 
 function stateOf(builder: BlockTextBuilder): ConversionState {
@@ -300,16 +655,21 @@ function listFormatter(ordered: boolean): FormatCallback {
 }
 
 const formatInlineCode: FormatCallback = (elem, _walk, builder) => {
-  const raw = textContent(elem.children);
+  const inline = inlineCode(textContent(elem.children));
+  if (inline) builder.addInline(inline, { noWordTransform: true });
+};
+
+/** Inline code for the text of a `<code>` element, with the spaces around it kept; null when empty. */
+function inlineCode(raw: string): string | null {
   const code = neutralizeCode(raw.replace(/\s+/g, ' ').trim());
-  if (!code) return;
+  if (!code) return null;
   const fenced = code.includes('`')
     ? `\`\` ${code.replace(/`{2,}/g, (run) => run.split('').join(ZWSP))} \`\``
     : `\`${code}\``;
   const lead = /^\s/.test(raw) ? ' ' : '';
   const trail = /\s$/.test(raw) ? ' ' : '';
-  builder.addInline(lead + fenced + trail, { noWordTransform: true });
-};
+  return lead + fenced + trail;
+}
 
 const formatPre: FormatCallback = (elem, _walk, builder) => {
   const code = neutralizeCode(textContent(elem.children))
@@ -331,9 +691,14 @@ const formatAnchor: FormatCallback = (elem, walk, builder) => {
     walk(elem.children, builder);
     return;
   }
-  const raw = textContent(elem.children);
+  const inline = anchorInline(href, textContent(elem.children));
+  if (inline) builder.addInline(inline, { noWordTransform: true });
+};
+
+/** A link to `href` (absolute) showing `raw`, the anchor's text, with the spaces around it kept; null when it has no text. */
+function anchorInline(href: string, raw: string): string | null {
   const text = raw.replace(/[\s\u00a0]+/g, ' ').trim();
-  if (!text) return;
+  if (!text) return null;
   const lead = /^[\s\u00a0]/.test(raw) ? ' ' : '';
   const trail = /[\s\u00a0]$/.test(raw) ? ' ' : '';
   let rendered: string;
@@ -345,23 +710,8 @@ const formatAnchor: FormatCallback = (elem, walk, builder) => {
   } else {
     rendered = `[${escapeDiscordText(text)}](${href.replace(/\(/g, '%28').replace(/\)/g, '%29')})`;
   }
-  builder.addInline(lead + rendered + trail, { noWordTransform: true });
-};
-
-const captureImage: FormatCallback = (elem, _walk, builder) => {
-  const state = stateOf(builder);
-  if (state.firstImage) return;
-  const width = attribute(elem, 'width');
-  const height = attribute(elem, 'height');
-  if (width === '1' || height === '1' || width === '0' || height === '0') return;
-  for (const name of ['src', 'data-src', 'data-original']) {
-    const url = absoluteHttpUrl(attribute(elem, name), state.baseUrl);
-    if (url) {
-      state.firstImage = url;
-      return;
-    }
-  }
-};
+  return lead + rendered + trail;
+}
 
 function addressKey(text: string): string {
   return text
@@ -483,10 +833,4 @@ const plainTextConverter = compile({
     { selector: 'ul', options: { itemPrefix: '- ' } },
     ...DROPPED.map((selector) => ({ selector, format: 'skip' })),
   ],
-});
-
-const imageFinder = compile({
-  ...common,
-  formatters: { captureImage },
-  selectors: [{ selector: 'img', format: 'captureImage' }],
 });

@@ -94,9 +94,9 @@ function candidateKeys(item: ItemDraft): CandidateKeys {
   };
 }
 
-/** A hash of everything shown about an item: two items with the same one are the same entry twice. */
-function contentKey(item: ItemDraft): string {
-  const fields = [
+/** Everything shown about an item, as one string: two items with the same one are the same entry twice. */
+function contentOf(item: ItemDraft): string {
+  return JSON.stringify([
     item.guid,
     item.title,
     item.link,
@@ -105,8 +105,12 @@ function contentKey(item: ItemDraft): string {
     item.categories,
     item.summary,
     item.image,
-  ];
-  return `c:${shortHash(JSON.stringify(fields))}`;
+  ]);
+}
+
+/** A hash of everything shown about an item, the key of last resort. */
+function contentKey(item: ItemDraft): string {
+  return `c:${shortHash(contentOf(item))}`;
 }
 
 /**
@@ -141,11 +145,13 @@ export function itemKeys(items: readonly ItemDraft[]): string[][] {
  * are all kept, in document order, with distinct ids.
  */
 export function assignIdentities(items: readonly ItemDraft[]): FeedItem[] {
+  // Comparing the contents themselves rather than their hashes: no hashing for every item of
+  // every fetch, and no chance of a collision hiding a real post.
   const seen = new Set<string>();
   const unique = items.filter((item) => {
-    const key = contentKey(item);
-    if (seen.has(key)) return false;
-    seen.add(key);
+    const content = contentOf(item);
+    if (seen.has(content)) return false;
+    seen.add(content);
     return true;
   });
   const keys = itemKeys(unique);
