@@ -1,14 +1,6 @@
 import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
-import {
-  Client,
-  DiscordjsError,
-  DiscordjsErrorCodes,
-  Events,
-  GatewayIntentBits,
-  type Guild,
-  type NonThreadGuildBasedChannel,
-} from 'discord.js';
+import { Client, DiscordjsError, DiscordjsErrorCodes, Events, GatewayIntentBits } from 'discord.js';
 import { config as loadDotenv } from 'dotenv';
 import { commands } from '../commands';
 import { ConfigError, loadConfig, type Config } from './config';
@@ -146,11 +138,20 @@ export async function startHerald(config: Config, options: HeraldOptions = {}): 
     void route(interaction);
   });
   client.on(Events.ChannelDelete, (channel) => {
-    if ('guildId' in channel) void pauseChannel(store, channel, 'The channel was deleted.', logger);
+    if ('guildId' in channel)
+      void pauseAndLog(
+        store.subscriptions.pauseAll(channel.guildId, { channelId: channel.id }, 'The channel was deleted.'),
+        logger,
+        'channel deleted; subscriptions paused',
+      );
   });
   client.on(Events.GuildDelete, (guild) => {
     if (!guild.available) return;
-    void pauseGuild(store, guild, logger);
+    void pauseAndLog(
+      store.subscriptions.pauseAll(guild.id, {}, 'Herald was removed from the server.'),
+      logger,
+      'removed from a server; subscriptions paused',
+    );
   });
   client.on(Events.Error, (error) => logger.error({ err: error }, 'Discord client error'));
 
@@ -211,42 +212,14 @@ export async function startHerald(config: Config, options: HeraldOptions = {}): 
   };
 }
 
-async function pauseChannel(
-  store: Store,
-  channel: NonThreadGuildBasedChannel | { guildId: string; id: string },
-  reason: string,
-  logger: Logger,
-): Promise<void> {
-  const affected = (await store.subscriptions.listByGuild(channel.guildId)).filter(
-    (subscription) => subscription.channelId === channel.id && !subscription.paused,
-  );
-  for (const subscription of affected) {
-    await store.subscriptions.update(subscription.id, {
-      paused: true,
-      pausedAt: Date.now(),
-      pausedReason: reason,
-    });
+/** Logs what a gateway event paused; a failure is logged rather than left unhandled. */
+async function pauseAndLog(pausing: Promise<Subscription[]>, logger: Logger, message: string): Promise<void> {
+  try {
+    const paused = await pausing;
+    if (paused.length > 0) logger.info({ paused: paused.map((subscription) => subscription.id) }, message);
+  } catch (error) {
+    logger.error({ err: error }, 'could not pause subscriptions');
   }
-  if (affected.length > 0)
-    logger.info({ channelId: channel.id, paused: affected.length }, 'channel deleted; subscriptions paused');
-}
-
-async function pauseGuild(store: Store, guild: Guild, logger: Logger): Promise<void> {
-  const affected = (await store.subscriptions.listByGuild(guild.id)).filter(
-    (subscription) => !subscription.paused,
-  );
-  for (const subscription of affected) {
-    await store.subscriptions.update(subscription.id, {
-      paused: true,
-      pausedAt: Date.now(),
-      pausedReason: 'Herald was removed from the server.',
-    });
-  }
-  if (affected.length > 0)
-    logger.info(
-      { guildId: guild.id, paused: affected.length },
-      'removed from a server; subscriptions paused',
-    );
 }
 
 /** Network failures that mean Discord (or the REST proxy in DISCORD_API_BASE) cannot be reached. */

@@ -185,24 +185,18 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   /** Pauses every subscription posting to the channel, so no further request goes there. */
   async function pauseChannel(subscription: Subscription, error: DeliveryError): Promise<void> {
-    const inChannel = (await store.subscriptions.listByGuild(subscription.guildId)).filter(
-      (candidate) => candidate.channelId === subscription.channelId && !candidate.paused,
+    const paused = await store.subscriptions.pauseAll(
+      subscription.guildId,
+      { channelId: subscription.channelId },
+      error.message,
     );
-    const at = now();
-    for (const affected of inChannel) {
-      await store.subscriptions.update(affected.id, {
-        paused: true,
-        pausedAt: at,
-        pausedReason: error.message,
-      });
-      allowance.delete(affected.id);
-    }
+    for (const affected of paused) allowance.delete(affected.id);
     logger.warn(
       {
         channelId: subscription.channelId,
         status: error.status,
         code: error.code,
-        paused: inChannel.map((s) => s.id),
+        paused: paused.map((s) => s.id),
       },
       'channel refused posts; its subscriptions are paused',
     );

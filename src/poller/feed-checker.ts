@@ -1,7 +1,7 @@
 import { FeedError, FeedHttpError, FeedTimeoutError } from '../feeds/errors';
 import { loadFeed } from '../feeds/load-feed';
 import type { Feed, FeedItem, FeedSource } from '../feeds/types';
-import type { FeedState, Store, Subscription } from '../store';
+import { MIN_SEEN_CAPACITY, type FeedState, type Store, type Subscription } from '../store';
 import { failureBackoff, GONE_STATUSES, shouldNotifyFailure, shouldPauseGoneFeed } from './backoff';
 import type { ConcurrencyGate } from './concurrency-gate';
 import { diffItems } from './diff';
@@ -9,9 +9,6 @@ import { computeNextCheck, parseRetryAfter } from './interval';
 
 /** At most this many posts per subscription per check; the rest wait for later checks. */
 export const MAX_POSTS_PER_CHECK = 5;
-
-/** Seen keys kept per feed: at least this many, and at least three fetches' worth. */
-const SEEN_CAPACITY_FLOOR = 200;
 
 /** Consecutive timeouts after which a whole host is given a rest. */
 const HOST_TIMEOUTS_BEFORE_BACKOFF = 3;
@@ -161,7 +158,7 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
         );
       }
     }
-    await store.seen.add(url, diff.allKeys, Math.max(SEEN_CAPACITY_FLOOR, 3 * items.length));
+    await store.seen.add(url, diff.allKeys, Math.max(MIN_SEEN_CAPACITY, 3 * items.length));
     await store.recent.add(url, items);
 
     const next = computeNextCheck({

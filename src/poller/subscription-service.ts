@@ -5,6 +5,7 @@ import { loadFeed } from '../feeds/load-feed';
 import type { Feed, FeedItem, FeedSource, ParsedFeed } from '../feeds/types';
 import {
   DuplicateSubscriptionError,
+  MIN_SEEN_CAPACITY,
   SubscriptionLimitError,
   type FeedState,
   type Store,
@@ -17,9 +18,6 @@ import type { Scheduler } from './scheduler';
 
 /** Most items a new subscription may ask to have posted straight away. */
 export const MAX_BACKFILL = 10;
-
-/** Seen keys kept per feed at the least (mirrors the checker's floor). */
-const SEEN_CAPACITY_FLOOR = 200;
 
 /** What `/feed add` asks for. */
 export interface SubscribeRequest {
@@ -187,7 +185,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps): Subscr
         await store.seen.add(
           feedUrl,
           items.flatMap((item) => item.keys),
-          Math.max(SEEN_CAPACITY_FLOOR, 3 * items.length),
+          Math.max(MIN_SEEN_CAPACITY, 3 * items.length),
         );
         await store.recent.add(feedUrl, items);
         const newestPublished = items

@@ -74,6 +74,11 @@ export interface SubscriptionRepository {
     patch: SubscriptionPatch | ((current: Subscription) => SubscriptionPatch),
   ): Promise<Subscription | undefined>;
   /**
+   * Pauses every active subscription of a server, or of one of its channels, with a reason shown
+   * in `/feed list` and `/feed status`; resolves to the ones it paused.
+   */
+  pauseAll(guildId: string, scope: { channelId?: string }, reason: string): Promise<Subscription[]>;
+  /**
    * Removes a server's subscription and its pending deliveries; resolves to what was removed, or
    * undefined when the id is unknown or belongs to another server (then nothing changes). When it
    * was the feed's last subscription, the feed leaves the `feeds` index and its state, seen keys and
@@ -208,7 +213,7 @@ export function createSubscriptionRepository(deps: SubscriptionRepositoryDeps): 
     }
   }
 
-  return {
+  const repository: SubscriptionRepository = {
     create(input, { maxPerGuild }) {
       return kv.withLock(storeKeys.guildSubscriptions(input.guildId), async () => {
         const { subs } = await loadGuild(input.guildId);
@@ -256,6 +261,22 @@ export function createSubscriptionRepository(deps: SubscriptionRepositoryDeps): 
         if (current === undefined) return undefined;
         return applyPatch(current, typeof patch === 'function' ? patch(current) : patch);
       });
+    },
+
+    async pauseAll(guildId, scope, reason) {
+      const at = now();
+      const paused: Subscription[] = [];
+      for (const sub of await repository.listByGuild(guildId)) {
+        if (sub.paused || (scope.channelId !== undefined && sub.channelId !== scope.channelId)) continue;
+        let pausedNow = false;
+        const updated = await repository.update(sub.id, (current) => {
+          if (current.paused) return {};
+          pausedNow = true;
+          return { paused: true, pausedAt: at, pausedReason: reason };
+        });
+        if (updated && pausedNow) paused.push(updated);
+      }
+      return paused;
     },
 
     remove(guildId, id) {
@@ -314,4 +335,5 @@ export function createSubscriptionRepository(deps: SubscriptionRepositoryDeps): 
       return moved;
     },
   };
+  return repository;
 }

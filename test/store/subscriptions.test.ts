@@ -242,6 +242,42 @@ describe('subscriptions.remove', () => {
   });
 });
 
+describe('subscriptions.pauseAll', () => {
+  it('pauses the active subscriptions of one channel only, and reports which', async () => {
+    const first = await store.subscriptions.create(input(), LIMIT);
+    const second = await store.subscriptions.create(input({ feedUrl: OTHER_FEED }), LIMIT);
+    const elsewhere = await store.subscriptions.create(input({ channelId: 'c2' }), LIMIT);
+    const otherServer = await store.subscriptions.create(input({ guildId: 'g2' }), LIMIT);
+    await store.subscriptions.update(second.id, {
+      paused: true,
+      pausedReason: 'by a moderator',
+      pausedAt: 1,
+    });
+
+    const paused = await store.subscriptions.pauseAll('g1', { channelId: 'c1' }, 'Missing Send Messages');
+
+    expect(paused.map((sub) => sub.id)).toEqual([first.id]);
+    expect(await store.subscriptions.get(first.id)).toMatchObject({
+      paused: true,
+      pausedReason: 'Missing Send Messages',
+    });
+    // An earlier pause keeps its own reason.
+    expect(await store.subscriptions.get(second.id)).toMatchObject({ pausedReason: 'by a moderator' });
+    expect((await store.subscriptions.get(elsewhere.id))?.paused).toBeUndefined();
+    expect((await store.subscriptions.get(otherServer.id))?.paused).toBeUndefined();
+  });
+
+  it('pauses a whole server when no channel is given', async () => {
+    await store.subscriptions.create(input(), LIMIT);
+    await store.subscriptions.create(input({ channelId: 'c2' }), LIMIT);
+
+    const paused = await store.subscriptions.pauseAll('g1', {}, 'Herald was removed from the server.');
+
+    expect(paused).toHaveLength(2);
+    expect((await store.subscriptions.listByGuild('g1')).every((sub) => sub.paused)).toBe(true);
+  });
+});
+
 describe('subscriptions.update', () => {
   it('pauses with a reason and resumes clearing it', async () => {
     const sub = await store.subscriptions.create(input(), LIMIT);
