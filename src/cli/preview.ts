@@ -7,7 +7,7 @@ import { renderMessage, type MessagePayload } from '../delivery/render';
 import { FeedError } from '../feeds/errors';
 import { createFeedSource } from '../feeds/fetch';
 import { decodeFeedBody } from '../feeds/decode';
-import { loadFeed } from '../feeds/load-feed';
+import { loadTypedUrl } from '../feeds/load-feed';
 import { parseFeed } from '../feeds/parse';
 import type { Feed, FeedItem, ParsedFeed } from '../feeds/types';
 
@@ -95,9 +95,7 @@ async function readTarget(target: string, env: NodeJS.ProcessEnv): Promise<Parse
     allowPrivateNetwork: config.allowPrivateNetworkFeeds,
   });
   try {
-    const outcome = await loadFeed(source, target, { discover: true });
-    if (outcome.kind !== 'parsed') throw new Error(`${target} answered "not modified" to a plain request`);
-    return outcome.parsed;
+    return (await loadTypedUrl(source, target)).parsed;
   } finally {
     await source.close();
   }

@@ -789,16 +789,7 @@ const markdownConverter = compile({
   selectors: [
     ...selectors({
       a: 'discordAnchor',
-      b: 'bold',
-      strong: 'bold',
-      i: 'italic',
-      em: 'italic',
-      cite: 'italic',
-      s: 'strike',
-      del: 'strike',
-      strike: 'strike',
-      u: 'underline',
-      ins: 'underline',
+      ...FAST_INLINE,
       h1: 'discordHeading',
       h2: 'discordHeading',
       h3: 'discordHeading',

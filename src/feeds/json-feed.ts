@@ -8,7 +8,7 @@ import { parseFeedDate } from './dates';
 import { MalformedFeedError, NotAFeedError } from './errors';
 import { absoluteHttpUrl, firstImageUrl } from './html-to-markdown';
 import type { ItemDraft } from './identity';
-import { summarize, type FeedDraft } from './normalize';
+import { collapseWhitespace, hostOf, summarize, type FeedDraft } from './normalize';
 
 const JSON_FEED_VERSION = /^https?:\/\/jsonfeed\.org\/version\//i;
 
@@ -89,10 +89,10 @@ export function parseJsonFeed(body: string, url: string): FeedDraft {
 
   const feed = {
     url,
-    title: collapse(feedJson.title ?? '') || hostOf(url) || hostOf(link) || url,
+    title: collapseWhitespace(feedJson.title ?? '') || hostOf(url) || hostOf(link) || url,
     link,
     format: 'json' as const,
-    description: collapse(feedJson.description ?? '') || null,
+    description: collapseWhitespace(feedJson.description ?? '') || null,
     author: feedAuthor,
     ttlSeconds: null,
   };
@@ -123,7 +123,7 @@ function draftItem(item: JsonItem, base: string | null, feedAuthor: string | nul
   return {
     guid,
     // JSON Feed titles are plain text by the spec: shown as written, never read as HTML.
-    title: collapse(item.title ?? '') || null,
+    title: collapseWhitespace(item.title ?? '') || null,
     link,
     published: parseFeedDate(item.date_published) ?? parseFeedDate(item.date_modified),
     author: authorName(item.authors, item.author) ?? feedAuthor,
@@ -144,16 +144,16 @@ function authorName(
 ): string | null {
   for (const candidate of authors ?? []) {
     const parsed = z.object({ name: text }).safeParse(candidate);
-    const name = parsed.success ? collapse(parsed.data.name ?? '') : '';
+    const name = parsed.success ? collapseWhitespace(parsed.data.name ?? '') : '';
     if (name) return name;
   }
-  return collapse(single?.name ?? '') || null;
+  return collapseWhitespace(single?.name ?? '') || null;
 }
 
 function tags(values: unknown[] | undefined): string[] {
   const result: string[] = [];
   for (const value of values ?? []) {
-    const tag = typeof value === 'string' ? collapse(value) : '';
+    const tag = typeof value === 'string' ? collapseWhitespace(value) : '';
     if (tag && !result.includes(tag)) result.push(tag);
   }
   return result;
@@ -295,17 +295,4 @@ function lineAndColumn(body: string, offset: number): { line: number; column: nu
   const line = before.split('\n').length;
   const column = offset - (before.lastIndexOf('\n') + 1) + 1;
   return { line, column };
-}
-
-function collapse(value: string): string {
-  return value.replace(/\s+/g, ' ').trim();
-}
-
-function hostOf(url: string | null): string | null {
-  if (!url) return null;
-  try {
-    return new URL(url).host || null;
-  } catch {
-    return null;
-  }
 }

@@ -52,6 +52,19 @@ export async function loadFeed(
   return { kind: 'parsed', parsed, response, bodyHash };
 }
 
+/** A parsed outcome: what a user-typed URL always gives, since no validators are sent. */
+export type ParsedOutcome = Extract<LoadOutcome, { kind: 'parsed' }>;
+
+/**
+ * Loads a URL a person typed (a feed or a page that links to one), following discovery. Without
+ * validators or a previous hash a server cannot answer "not modified", so the result is parsed.
+ */
+export async function loadTypedUrl(source: FeedSource, url: string): Promise<ParsedOutcome> {
+  const outcome = await loadFeed(source, url, { discover: true });
+  if (outcome.kind !== 'parsed') throw new Error(`${url} answered "not modified" to a plain request`);
+  return outcome;
+}
+
 /** A SHA-256 of the raw body, short enough to store with every feed. */
 export function hashBody(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('base64url').slice(0, 22);

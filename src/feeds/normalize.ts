@@ -248,7 +248,7 @@ function atomContent(node: RawNode): TextConstruct {
 
 function atomText(node: RawNode): string {
   const { text, type } = atomContent(node);
-  return type === 'html' ? htmlToPlainText(text) : collapse(text);
+  return type === 'html' ? htmlToPlainText(text) : collapseWhitespace(text);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ function atomAuthor(authors: readonly RawNode[]): string | null {
     const name = record ? firstText(asArray(record.name)) : null;
     if (name) return name;
     // A bare `<author>Name</author>` is invalid Atom but common.
-    const bare = typeof author === 'string' ? collapse(author) : '';
+    const bare = typeof author === 'string' ? collapseWhitespace(author) : '';
     if (bare) return bare;
   }
   return null;
@@ -280,13 +280,13 @@ function atomAuthor(authors: readonly RawNode[]): string | null {
 function personName(value: string | null): string | null {
   if (!value) return null;
   const match = /^\S+@\S+\s*\((.+)\)$/.exec(value);
-  return match?.[1] ? collapse(match[1]) : value;
+  return match?.[1] ? collapseWhitespace(match[1]) : value;
 }
 
 function categories(nodes: readonly RawNode[]): string[] {
   const result: string[] = [];
   for (const node of nodes) {
-    const value = collapse(attributeOf(node, 'term') ?? nodeText(node) ?? '');
+    const value = collapseWhitespace(attributeOf(node, 'term') ?? nodeText(node) ?? '');
     if (value && !result.includes(value)) result.push(value);
   }
   return result;
@@ -410,7 +410,7 @@ function nodeText(node: RawNode): string | null {
 
 function firstText(nodes: readonly RawNode[]): string | null {
   for (const node of nodes) {
-    const text = collapse(nodeText(node) ?? '');
+    const text = collapseWhitespace(nodeText(node) ?? '');
     if (text) return text;
   }
   return null;
@@ -420,11 +420,13 @@ function firstNonEmpty(...values: (string | null)[]): string | null {
   return values.find((value): value is string => !!value) ?? null;
 }
 
-function collapse(text: string): string {
+/** Collapses runs of whitespace to one space and trims. */
+export function collapseWhitespace(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-function hostOf(url: string | null): string | null {
+/** The host of a URL, used as a last-resort feed title; null when there is none. */
+export function hostOf(url: string | null): string | null {
   if (!url) return null;
   try {
     return new URL(url).host || null;

@@ -1,7 +1,7 @@
 import { UserFacingError } from '../errors';
 import { InvalidFeedUrlError } from '../feeds/errors';
 import { escapeDiscordText } from '../feeds/html-to-markdown';
-import { loadFeed } from '../feeds/load-feed';
+import { loadTypedUrl } from '../feeds/load-feed';
 import type { Feed, FeedItem, FeedSource, ParsedFeed } from '../feeds/types';
 import {
   DuplicateSubscriptionError,
@@ -99,9 +99,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps): Subscr
   }
 
   async function load(url: string): Promise<ParsedFeed> {
-    const outcome = await loadFeed(deps.source, checkedUrl(url), { discover: true });
-    if (outcome.kind !== 'parsed') throw new Error('a plain request was answered "not modified"');
-    return outcome.parsed;
+    return (await loadTypedUrl(deps.source, checkedUrl(url))).parsed;
   }
 
   return {
@@ -109,8 +107,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps): Subscr
       const existingCount = (await store.subscriptions.listByGuild(request.guildId)).length;
       if (existingCount >= policy.maxFeedsPerGuild) throw limitError(policy.maxFeedsPerGuild);
 
-      const loaded = await loadFeed(deps.source, checkedUrl(request.url), { discover: true });
-      if (loaded.kind !== 'parsed') throw new Error('a plain request was answered "not modified"');
+      const loaded = await loadTypedUrl(deps.source, checkedUrl(request.url));
       const { feed, items } = loaded.parsed;
       const feedUrl = new URL(feed.url).href;
       feed.url = feedUrl;
