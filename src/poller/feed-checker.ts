@@ -1,11 +1,11 @@
 import { FeedError, FeedHttpError, FeedTimeoutError } from '../feeds/errors';
 import { loadFeed } from '../feeds/load-feed';
-import type { Feed, FeedItem, FeedSource } from '../feeds/types';
+import type { Feed, FeedItem, FeedSource, FetchedOutcome } from '../feeds/types';
 import { MIN_SEEN_CAPACITY, type FeedState, type Store, type Subscription } from '../store';
 import { failureBackoff, GONE_STATUSES, shouldNotifyFailure, shouldPauseGoneFeed } from './backoff';
 import type { ConcurrencyGate } from './concurrency-gate';
 import { diffItems } from './diff';
-import { computeNextCheck, parseRetryAfter } from './interval';
+import { computeNextCheck, parseRetryAfter, type NextCheck } from './interval';
 
 /** At most this many posts per subscription per check; the rest wait for later checks. */
 export const MAX_POSTS_PER_CHECK = 5;
@@ -171,25 +171,17 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
       retryAfter: response.headers.retryAfter,
       random,
     });
-    await store.feeds.update(url, (current) => {
-      const updated: FeedState = healthy({
-        ...current,
-        title: feed.title,
-        link: feed.link,
+    await store.feeds.update(url, (current) =>
+      afterParsedFetch(current, {
+        feed,
+        response,
         bodyHash,
-        lastCheckedAt: at,
-        lastSuccessAt: at,
-        lastStatus: response.status,
-        nextCheckAt: next.nextCheckAt,
-        intervalSeconds: next.intervalSeconds,
-      });
-      setOrDelete(updated, 'etag', response.headers.etag);
-      setOrDelete(updated, 'lastModified', response.headers.lastModified);
-      setOrDelete(updated, 'ttlSeconds', feed.ttlSeconds);
-      setOrDelete(updated, 'newestPublished', diff.newestPublished);
-      if (diff.rebaselined) updated.rebaselinedAt = at;
-      return updated;
-    });
+        at,
+        next,
+        newestPublished: diff.newestPublished,
+        rebaselined: diff.rebaselined,
+      }),
+    );
     if (diff.rebaselined) logger.info({ url, reason: diff.reason }, 'feed re-keyed its items; re-baselined');
     if (diff.fresh.length > 0) logger.info({ url, fresh: diff.fresh.length, queued }, 'new items');
 
@@ -313,6 +305,39 @@ export function hostOf(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** What a successful, parsed fetch tells about a feed. */
+export interface ParsedFetch {
+  feed: Feed;
+  response: FetchedOutcome;
+  bodyHash: string;
+  at: number;
+  next: NextCheck;
+  newestPublished: string | null;
+  rebaselined: boolean;
+}
+
+/** A feed's state after a parsed fetch: title, validators, body hash, times, and health restored. */
+export function afterParsedFetch(current: FeedState, fetch: ParsedFetch): FeedState {
+  const { feed, response, at, next } = fetch;
+  const updated: FeedState = healthy({
+    ...current,
+    title: feed.title,
+    link: feed.link,
+    bodyHash: fetch.bodyHash,
+    lastCheckedAt: at,
+    lastSuccessAt: at,
+    lastStatus: response.status,
+    nextCheckAt: next.nextCheckAt,
+    intervalSeconds: next.intervalSeconds,
+  });
+  setOrDelete(updated, 'etag', response.headers.etag);
+  setOrDelete(updated, 'lastModified', response.headers.lastModified);
+  setOrDelete(updated, 'ttlSeconds', feed.ttlSeconds);
+  setOrDelete(updated, 'newestPublished', fetch.newestPublished);
+  if (fetch.rebaselined) updated.rebaselinedAt = at;
+  return updated;
 }
 
 /** Clears the failure bookkeeping after a successful check. */

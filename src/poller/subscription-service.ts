@@ -12,7 +12,8 @@ import {
   type Subscription,
 } from '../store';
 import type { ComposeAnnouncement, DeliveryQueue } from './feed-checker';
-import { MAX_POSTS_PER_CHECK } from './feed-checker';
+import { afterParsedFetch, MAX_POSTS_PER_CHECK } from './feed-checker';
+import { diffItems } from './diff';
 import { computeNextCheck } from './interval';
 import type { Scheduler } from './scheduler';
 
@@ -179,33 +180,21 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps): Subscr
       }
       if (seeding) {
         // The subscribe fetch is the feed's first fetch: everything in it counts as handled.
-        await store.seen.add(
-          feedUrl,
-          items.flatMap((item) => item.keys),
-          Math.max(MIN_SEEN_CAPACITY, 3 * items.length),
-        );
+        const baseline = diffItems({ items, seen, firstFetch: true, newestSeenPublished: null, now: at });
+        await store.seen.add(feedUrl, baseline.allKeys, Math.max(MIN_SEEN_CAPACITY, 3 * items.length));
         await store.recent.add(feedUrl, items);
-        const newestPublished = items
-          .map((item) => item.published)
-          .filter((date): date is string => date !== null && Date.parse(date) <= at + 86_400_000)
-          .sort()
-          .at(-1);
-        await store.feeds.update(feedUrl, (current) => ({
-          ...current,
-          title: feed.title,
-          link: feed.link,
-          bodyHash: loaded.bodyHash,
-          lastCheckedAt: at,
-          lastSuccessAt: at,
-          lastStatus: loaded.response.status,
-          ...(loaded.response.headers.etag ? { etag: loaded.response.headers.etag } : {}),
-          ...(loaded.response.headers.lastModified
-            ? { lastModified: loaded.response.headers.lastModified }
-            : {}),
-          ...(feed.ttlSeconds !== null ? { ttlSeconds: feed.ttlSeconds } : {}),
-          ...(newestPublished ? { newestPublished } : {}),
-        }));
-        deps.scheduler.schedule(feedUrl, state.nextCheckAt);
+        const seeded = await store.feeds.update(feedUrl, (current) =>
+          afterParsedFetch(current, {
+            feed,
+            response: loaded.response,
+            bodyHash: loaded.bodyHash,
+            at,
+            next,
+            newestPublished: baseline.newestPublished,
+            rebaselined: false,
+          }),
+        );
+        deps.scheduler.schedule(feedUrl, seeded?.nextCheckAt ?? next.nextCheckAt);
       }
       if (backfill.length > 0) deps.delivery.release(subscription.id, backfill.length);
       return { subscription, feed, latest: newestFirst(items)[0] ?? null, backfilled: backfill.length };
