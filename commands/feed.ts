@@ -11,6 +11,7 @@ import {
 } from 'discord.js';
 import { renderMessage } from '../src/delivery/render';
 import type { CommandContext } from '../src/discord/context';
+import { escapeDiscordText } from '../src/feeds/html-to-markdown';
 import type { SlashCommand } from '../src/discord/router';
 import { UserFacingError } from '../src/errors';
 import { MAX_BACKFILL, newestFirst, type SubscriptionView } from '../src/poller/subscription-service';
@@ -26,7 +27,6 @@ import {
   relativeTime,
   replyEphemeral,
   replyWhenReady,
-  safeText,
 } from './shared';
 
 /** The `feed` option: a subscription of this server, chosen with autocomplete. */
@@ -136,7 +136,7 @@ async function add(interaction: ChatInputCommandInteraction, context: CommandCon
     });
     const { feed, latest, backfilled, subscription } = result;
     const lines = [
-      `✅ <#${channel.id}> now follows **${safeText(feed.title)}**${feed.discoveredFrom ? ` (found on <${feed.discoveredFrom}>)` : ''}.`,
+      `✅ <#${channel.id}> now follows **${escapeDiscordText(feed.title)}**${feed.discoveredFrom ? ` (found on <${feed.discoveredFrom}>)` : ''}.`,
       `Feed: <${feed.url}> · id \`${subscription.id}\`${role ? ` · pings <@&${role.id}>` : ''}`,
       latest
         ? `Latest item: ${maskedLink(latest.title ?? 'untitled', latest.link)}${latest.published ? ` (${relativeTime(Date.parse(latest.published))})` : ''}`
@@ -161,7 +161,7 @@ async function remove(interaction: ChatInputCommandInteraction, context: Command
   );
   await replyEphemeral(
     interaction,
-    `🗑️ <#${subscription.channelId}> no longer follows **${safeText(feed?.title ?? subscription.feedUrl)}**.`,
+    `🗑️ <#${subscription.channelId}> no longer follows **${escapeDiscordText(feed?.title ?? subscription.feedUrl)}**.`,
   );
 }
 
@@ -206,14 +206,14 @@ async function status(interaction: ChatInputCommandInteraction, context: Command
     await chosenSubscriptionId(interaction, context, true),
   );
   const lines = [
-    `**${safeText(feed?.title ?? subscription.feedUrl)}** → <#${subscription.channelId}> (\`${subscription.id}\`)`,
+    `**${escapeDiscordText(feed?.title ?? subscription.feedUrl)}** → <#${subscription.channelId}> (\`${subscription.id}\`)`,
     `Feed: <${subscription.feedUrl}>`,
     `State: ${subscription.paused ? `⏸️ paused — ${pausedReason(subscription)} \`/feed resume\` starts it again.` : '✅ active'}`,
     `Last check: ${relativeTime(feed?.lastCheckedAt)}${feed?.lastStatus ? ` (HTTP ${feed.lastStatus})` : ''}`,
     `Last success: ${relativeTime(feed?.lastSuccessAt)}`,
     `Next check: ${feed ? relativeTime(feed.nextCheckAt) : 'not scheduled'}${feed ? ` (every ${formatInterval(feed.intervalSeconds)})` : ''}`,
     `Consecutive failures: ${feed?.consecutiveFailures ?? 0}`,
-    `Last error: ${feed?.lastError ? safeText(feed.lastError.message) : 'none'}`,
+    `Last error: ${feed?.lastError ? escapeDiscordText(feed.lastError.message) : 'none'}`,
     `Items posted: ${subscription.postedCount} · last post ${relativeTime(subscription.lastPostAt)}`,
   ];
   if (subscription.mentionRoleId) lines.push(`Pings: <@&${subscription.mentionRoleId}>`);
@@ -231,7 +231,7 @@ async function pause(interaction: ChatInputCommandInteraction, context: CommandC
     await chosenSubscriptionId(interaction, context, true),
     `Paused by <@${interaction.user.id}> with \`/feed pause\`.`,
   );
-  const title = safeText(feed?.title ?? subscription.feedUrl);
+  const title = escapeDiscordText(feed?.title ?? subscription.feedUrl);
   await replyEphemeral(
     interaction,
     changed
@@ -244,7 +244,7 @@ async function resume(interaction: ChatInputCommandInteraction, context: Command
   const guildId = guildIdOf(interaction);
   const id = await chosenSubscriptionId(interaction, context, true);
   const current = await context.subscriptions.status(guildId, id);
-  const title = safeText(current.feed?.title ?? current.subscription.feedUrl);
+  const title = escapeDiscordText(current.feed?.title ?? current.subscription.feedUrl);
   if (!current.subscription.paused) {
     await replyEphemeral(
       interaction,
@@ -273,10 +273,11 @@ async function preview(interaction: ChatInputCommandInteraction, context: Comman
   await replyWhenReady(interaction, async () => {
     const { feed, items } = await context.subscriptions.preview(url);
     const newest = newestFirst(items)[0];
-    if (!newest) return { content: `**${safeText(feed.title)}** is a valid feed but has no items yet.` };
+    if (!newest)
+      return { content: `**${escapeDiscordText(feed.title)}** is a valid feed but has no items yet.` };
     const message = renderMessage(newest, feed);
     return {
-      content: `Preview of the newest item of **${safeText(feed.title)}** (<${feed.url}>), as Herald would post it:`,
+      content: `Preview of the newest item of **${escapeDiscordText(feed.title)}** (<${feed.url}>), as Herald would post it:`,
       embeds: message.embeds ?? [],
     };
   });

@@ -7,6 +7,7 @@ import {
   type SlashCommandStringOption,
 } from 'discord.js';
 import type { CommandContext } from '../src/discord/context';
+import { escapeDiscordText } from '../src/feeds/html-to-markdown';
 import type { SlashCommand } from '../src/discord/router';
 import { UserFacingError } from '../src/errors';
 import { MAX_SEARCH_QUERY_LENGTH, type FoundPost } from '../src/poller/post-queries';
@@ -17,7 +18,6 @@ import {
   maskedLink,
   paginate,
   relativeTime,
-  safeText,
 } from './shared';
 
 /** `/posts recent` shows 1–10 items, 5 unless asked. */
@@ -94,8 +94,8 @@ async function search(interaction: ChatInputCommandInteraction, context: Command
   await answerWithPosts(
     interaction,
     posts,
-    `**${posts.length} post${posts.length === 1 ? '' : 's'} matching “${safeText(query)}”:**`,
-    `No recent post matches “${safeText(query)}”. Herald searches the last 50 items of each feed.`,
+    `**${posts.length} post${posts.length === 1 ? '' : 's'} matching “${escapeDiscordText(query)}”:**`,
+    `No recent post matches “${escapeDiscordText(query)}”. Herald searches the last 50 items of each feed.`,
   );
 }
 
@@ -135,7 +135,7 @@ async function answerWithPosts(
 
 function describePost({ item, feedTitle }: FoundPost): string {
   const when = item.published ? ` · ${relativeTime(Date.parse(item.published))}` : '';
-  return `• ${maskedLink(item.title ?? 'untitled', item.link)} — ${safeText(feedTitle)}${when}`;
+  return `• ${maskedLink(item.title ?? 'untitled', item.link)} — ${escapeDiscordText(feedTitle)}${when}`;
 }
 
 const handlers: Record<

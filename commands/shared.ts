@@ -136,7 +136,7 @@ export async function chosenSubscriptionId(
   if (matches.length === 1) return matches[0]!.subscription.id;
   if (matches.length > 1) {
     throw new UserFacingError(
-      `${matches.length} of this server’s feeds are called “${clip(safeText(raw), 100)}”. Pick the one you mean from the list that appears as you type.`,
+      `${matches.length} of this server’s feeds are called “${clip(escapeDiscordText(raw), 100)}”. Pick the one you mean from the list that appears as you type.`,
     );
   }
   throw notFound(interaction, raw);
@@ -158,7 +158,7 @@ function notFound(interaction: ChatInputCommandInteraction, raw: string): UserFa
       ? 'or see them all with `/feed list`'
       : 'or leave `feed` out to see posts from all of this server’s feeds';
   return new UserFacingError(
-    `This server has no feed “${clip(safeText(raw), 100)}”. Pick one from the list that appears as you type, ${otherwise}.`,
+    `This server has no feed “${clip(escapeDiscordText(raw), 100)}”. Pick one from the list that appears as you type, ${otherwise}.`,
   );
 }
 
@@ -216,14 +216,9 @@ export function botPermissionsIn(
   return me ? channel.permissionsFor(me) : null;
 }
 
-/** A title made safe to show in chat: escaped markdown and no mentions. */
-export function safeText(text: string): string {
-  return escapeDiscordText(text);
-}
-
 /** A masked link that shows no preview embed. */
 export function maskedLink(text: string, url: string | null): string {
-  const safe = safeText(text).replace(/[[\]]/g, (char) => `\\${char}`);
+  const safe = escapeDiscordText(text).replace(/[[\]]/g, (char) => `\\${char}`);
   return url ? `[${safe}](<${url}>)` : safe;
 }
 
