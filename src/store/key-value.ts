@@ -1,13 +1,16 @@
 import type { Keyv } from 'keyv';
+import { decodeValue, deserializeRow, encodeValue, EncodedValue, serializeRow } from './codec';
 import { StoreClosedError } from './errors';
 import { createKeyedMutex } from './keyed-mutex';
 
 /** Operation counts since the store was opened; the benchmark reports writes per poll cycle. */
 export interface StoreStats {
-  /** `get`/`getMany` calls (a batched read counts once per batch sent to the backend). */
+  /** Reads that reached the database (a batched read counts once per batch); cache hits are free. */
   reads: number;
   /** `set`/`delete` calls. */
   writes: number;
+  /** Commits: every write waiting at the same moment goes into one. */
+  commits: number;
 }
 
 /**
@@ -18,6 +21,7 @@ export interface KeyValueStore {
   get<T>(key: string): Promise<T | undefined>;
   /** Reads many keys in batches; the result lines up with `keys`. */
   getMany<T>(keys: readonly string[]): Promise<Array<T | undefined>>;
+  /** Stores a value; resolves once it is committed. The value is copied: later changes to it are not stored. */
   set(key: string, value: unknown): Promise<void>;
   delete(key: string): Promise<void>;
   /** Runs `fn` holding `key`'s lock (not reentrant: inside, use `get`/`set`, not `update`, on that key). */
@@ -32,14 +36,61 @@ export interface KeyValueStore {
   close(): Promise<void>;
 }
 
-// The SQLite adapter matches getMany keys with a linear scan per key, so large batches cost n².
+/** Options of {@link createKeyvKeyValueStore}. */
+export interface KeyValueStoreOptions {
+  /**
+   * Whether a key's value is kept in memory once read or written. Herald is the only writer of its
+   * database, so a cached value is never stale; small records read on every poll (feed state,
+   * subscriptions, indexes) are worth it, large ones (seen keys, recent items, outboxes) are not.
+   */
+  cacheKey?: (key: string) => boolean;
+}
+
+// Keeps each backend query's JSON parameter and result of a modest size.
 const GET_MANY_BATCH = 500;
 
-/** Wraps a Keyv instance (created with `throwOnErrors: true`) as a counting, locking KeyValueStore. */
-export function createKeyvKeyValueStore(keyv: Keyv): KeyValueStore {
+/** Writes waiting for the same commit: the newest encoded value per key, or null for a delete. */
+interface Batch {
+  writes: Map<string, string | null>;
+  committed: Promise<void>;
+  settle(error?: unknown): void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const committed = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Callers await their own write; this keeps a failed batch nobody awaits any more from being unhandled.
+  committed.catch(() => undefined);
+  return {
+    writes: new Map(),
+    committed,
+    settle: (error) => (error === undefined ? resolve() : reject(error)),
+  };
+}
+
+/**
+ * Wraps a Keyv instance (created with `throwOnErrors: true`; the store sets its serializer) as a
+ * counting, locking KeyValueStore with a write-through cache and group commit: every write issued
+ * while the previous commit runs goes into the next one, so a poll cycle of thousands of feeds
+ * costs a few dozen commits, and each `set` still resolves only once its value is committed.
+ */
+export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOptions = {}): KeyValueStore {
+  const cacheKey = options.cacheKey ?? (() => false);
+  // Same rows as Keyv's default serializer, faster; and writes arrive already encoded.
+  keyv.serialize = serializeRow;
+  keyv.deserialize = deserializeRow;
   const mutex = createKeyedMutex();
   const inFlight = new Set<Promise<unknown>>();
-  const counters: StoreStats = { reads: 0, writes: 0 };
+  const counters: StoreStats = { reads: 0, writes: 0, commits: 0 };
+  /** Encoded values of cached keys; null when the key is known to be absent. */
+  const cache = new Map<string, string | null>();
+  let open: Batch | undefined;
+  let committing: Batch | undefined;
+  let flushScheduled = false;
   let state: 'open' | 'closing' | 'closed' = 'open';
   let closing: Promise<void> | undefined;
 
@@ -52,6 +103,66 @@ export function createKeyvKeyValueStore(keyv: Keyv): KeyValueStore {
     return promise;
   }
 
+  /** What this process last wrote or read for `key`: encoded text, null (absent), or undefined (ask the database). */
+  function known(key: string): string | null | undefined {
+    if (open?.writes.has(key)) return open.writes.get(key);
+    if (committing?.writes.has(key)) return committing.writes.get(key);
+    return cache.get(key);
+  }
+
+  function remember(key: string, value: unknown): void {
+    // A write that started meanwhile already put the newer value in the cache.
+    if (cacheKey(key) && !cache.has(key) && known(key) === undefined) {
+      cache.set(key, value === undefined ? null : encodeValue(value));
+    }
+  }
+
+  function write(key: string, encoded: string | null): Promise<void> {
+    counters.writes++;
+    if (cacheKey(key)) cache.set(key, encoded);
+    open ??= newBatch();
+    open.writes.set(key, encoded);
+    const { committed } = open;
+    scheduleFlush();
+    return track(() => committed);
+  }
+
+  function scheduleFlush(): void {
+    if (flushScheduled || committing) return;
+    flushScheduled = true;
+    // setImmediate lets every write of the current burst of callbacks join this commit.
+    setImmediate(() => void flush());
+  }
+
+  async function flush(): Promise<void> {
+    flushScheduled = false;
+    const batch = open;
+    if (!batch || committing) return;
+    open = undefined;
+    committing = batch;
+    const sets: Array<{ key: string; value: EncodedValue }> = [];
+    const deletes: string[] = [];
+    for (const [key, encoded] of batch.writes) {
+      if (encoded === null) deletes.push(key);
+      else sets.push({ key, value: new EncodedValue(encoded) });
+    }
+    try {
+      if (sets.length > 0) await keyv.setMany(sets);
+      if (deletes.length > 0) await keyv.deleteMany(deletes);
+      counters.commits++;
+      batch.settle();
+    } catch (error) {
+      // The cache must not claim what the database refused; a newer pending write keeps its value.
+      // (`open` is a newer batch here: this one was taken out of it before the first await.)
+      const newer = open as Batch | undefined;
+      for (const key of batch.writes.keys()) if (!newer?.writes.has(key)) cache.delete(key);
+      batch.settle(error);
+    } finally {
+      committing = undefined;
+      if (open) scheduleFlush();
+    }
+  }
+
   async function drain(): Promise<void> {
     // A section holding a lock may start new operations, and those may take more locks.
     while (mutex.size > 0 || inFlight.size > 0) {
@@ -62,33 +173,47 @@ export function createKeyvKeyValueStore(keyv: Keyv): KeyValueStore {
 
   const store: KeyValueStore = {
     get<T>(key: string) {
+      const text = known(key);
+      if (text !== undefined) {
+        if (state === 'closed') return Promise.reject(new StoreClosedError());
+        return Promise.resolve(text === null ? undefined : decodeValue<T>(text));
+      }
       return track(async () => {
         counters.reads++;
-        return (await keyv.get<T>(key)) ?? undefined;
+        const value = (await keyv.get<T>(key)) ?? undefined;
+        remember(key, value);
+        return value;
       });
     },
     getMany<T>(keys: readonly string[]) {
       return track(async () => {
-        const values: Array<T | undefined> = [];
-        for (let start = 0; start < keys.length; start += GET_MANY_BATCH) {
+        const values: Array<T | undefined> = new Array<T | undefined>(keys.length);
+        const missing: number[] = [];
+        keys.forEach((key, index) => {
+          const text = known(key);
+          if (text === undefined) missing.push(index);
+          else values[index] = text === null ? undefined : decodeValue<T>(text);
+        });
+        for (let start = 0; start < missing.length; start += GET_MANY_BATCH) {
+          const indexes = missing.slice(start, start + GET_MANY_BATCH);
           counters.reads++;
-          const batch = await keyv.getMany<T>(keys.slice(start, start + GET_MANY_BATCH));
-          for (const value of batch) values.push(value ?? undefined);
+          const batch = await keyv.getMany<T>(indexes.map((index) => keys[index] as string));
+          indexes.forEach((index, position) => {
+            const value = batch[position] ?? undefined;
+            values[index] = value;
+            remember(keys[index] as string, value);
+          });
         }
         return values;
       });
     },
     set(key: string, value: unknown) {
-      return track(async () => {
-        counters.writes++;
-        await keyv.set(key, value);
-      });
+      if (state === 'closed') return Promise.reject(new StoreClosedError());
+      return write(key, encodeValue(value));
     },
     delete(key: string) {
-      return track(async () => {
-        counters.writes++;
-        await keyv.delete(key);
-      });
+      if (state === 'closed') return Promise.reject(new StoreClosedError());
+      return write(key, null);
     },
     withLock<T>(key: string, fn: () => Promise<T>) {
       if (state === 'closed') return Promise.reject(new StoreClosedError());
@@ -112,6 +237,7 @@ export function createKeyvKeyValueStore(keyv: Keyv): KeyValueStore {
         state = 'closing';
         await drain();
         state = 'closed';
+        cache.clear();
         await keyv.disconnect();
       })();
       return closing;

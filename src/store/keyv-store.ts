@@ -1,10 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import KeyvSqlite from '@keyv/sqlite';
 import { Keyv } from 'keyv';
 import { StoreOpenError, UnsupportedDatabaseUrlError } from './errors';
+import { isSmallRecordKey } from './keys';
 import { createKeyvKeyValueStore, type KeyValueStore } from './key-value';
 import { ensureSchema } from './schema';
+import { BatchingKeyvSqlite } from './sqlite-adapter';
 import { createStoreOver, type Store } from './store';
 
 /** Where the store reports what it did; a pino logger fits. */
@@ -53,7 +54,7 @@ async function openSqlite(databaseUrl: string, file: string, logger: StoreLogger
     }
   }
   // A generous busy timeout lets a second process (deploy-commands, a backup) share the file.
-  const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5000 });
+  const adapter = new BatchingKeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5000 });
   // Keyv listens for the adapter's errors, so a failed open rejects the queries below instead of
   // crashing the process with an unhandled 'error' event.
   const keyv = new Keyv({ store: adapter, useKeyPrefix: false, throwOnErrors: true, emitErrors: false });
@@ -86,7 +87,7 @@ export async function openKeyValueStore(
     location.kind === 'memory'
       ? new Keyv({ useKeyPrefix: false, throwOnErrors: true, emitErrors: false })
       : await openSqlite(databaseUrl, location.file, options.logger);
-  return { kv: createKeyvKeyValueStore(keyv), location };
+  return { kv: createKeyvKeyValueStore(keyv, { cacheKey: isSmallRecordKey }), location };
 }
 
 /**
