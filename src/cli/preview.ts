@@ -9,16 +9,17 @@ import { createFeedSource } from '../feeds/fetch';
 import { decodeFeedBody } from '../feeds/decode';
 import { loadTypedUrl } from '../feeds/load-feed';
 import { parseFeed } from '../feeds/parse';
+import { summaryOf } from '../feeds/summary';
 import type { Feed, FeedItem, ParsedFeed } from '../feeds/types';
 
 /** The documented `--json` shape of `npm run preview`. */
 export interface PreviewJson {
   feed: Pick<Feed, 'url' | 'title' | 'link' | 'format'> & { discoveredFrom?: string };
   items: Array<
-    Pick<
-      FeedItem,
-      'id' | 'guid' | 'title' | 'link' | 'published' | 'author' | 'categories' | 'summary' | 'image'
-    >
+    Pick<FeedItem, 'id' | 'guid' | 'title' | 'link' | 'published' | 'author' | 'categories' | 'image'> & {
+      /** Discord markdown, or null: see `summaryOf`. */
+      summary: string | null;
+    }
   >;
   messages: MessagePayload[];
 }
@@ -69,7 +70,7 @@ export function toPreviewJson({ feed, items }: ParsedFeed): PreviewJson {
       published: item.published,
       author: item.author,
       categories: item.categories,
-      summary: item.summary,
+      summary: summaryOf(item),
       image: item.image,
     })),
     messages: items.map((item) => renderMessage(item, feed)),

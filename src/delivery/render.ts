@@ -1,5 +1,6 @@
 import type { APIEmbed, RESTPostAPIChannelMessageJSONBody } from 'discord.js';
 import { escapeDiscordText } from '../feeds/html-to-markdown';
+import { summaryOf } from '../feeds/summary';
 import type { Feed, FeedItem } from '../feeds/types';
 import { truncateMarkdown } from './truncate-markdown';
 
@@ -48,7 +49,8 @@ export function renderMessage(item: FeedItem, feed: Feed, options: RenderOptions
     options.descriptionLength ?? DEFAULT_DESCRIPTION_LENGTH,
     DISCORD_LIMITS.embedDescription,
   );
-  if (item.summary) embed.description = truncateMarkdown(item.summary, descriptionLength);
+  const summary = summaryOf(item);
+  if (summary) embed.description = truncateMarkdown(summary, descriptionLength);
   if (item.author) embed.author = { name: clip(item.author, DISCORD_LIMITS.embedAuthorName) };
   if (item.published) embed.timestamp = item.published;
   const image = usableUrl(item.image);

@@ -3,7 +3,8 @@
  * only trusted when it is unique within one fetch, because a key shared by two different items
  * (a repeated guid, every item linking to the home page) would make one of them invisible.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { summaryOf } from './summary';
 import type { FeedItem } from './types';
 
 /** An item before identity is assigned: every {@link FeedItem} field except `id` and `keys`. */
@@ -25,9 +26,10 @@ const TRACKING_PARAMETERS = new Set([
 /** Length of a key's hash part: 96 bits keeps keys short (hundreds are stored per feed) yet collision-free in practice. */
 const HASH_LENGTH = 16;
 
-/** sha256 of the text, base64url, first 16 characters. */
+/** sha256 of the text (UTF-8), base64url, first 16 characters. */
 export function shortHash(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('base64url').slice(0, HASH_LENGTH);
+  // One-shot hashing costs a fraction of a Hash object for inputs this short; the bytes are the same.
+  return hash('sha256', text, 'base64url').slice(0, HASH_LENGTH);
 }
 
 /**
@@ -43,7 +45,9 @@ export function canonicalLink(url: string): string {
   } catch {
     return trimmed;
   }
-  parsed.hash = '';
+  // Each setter re-serializes the URL: skip them when the input has nothing for them to remove.
+  if (trimmed.includes('#')) parsed.hash = '';
+  if (!trimmed.includes('?')) return parsed.href;
   const query = parsed.search.slice(1);
   if (query) {
     // Filter the raw pairs instead of going through URLSearchParams, which would re-encode the rest.
@@ -94,7 +98,10 @@ function candidateKeys(item: ItemDraft): CandidateKeys {
   };
 }
 
-/** Everything shown about an item, as one string: two items with the same one are the same entry twice. */
+/**
+ * Everything shown about an item, as one string: two items with the same one are the same entry
+ * twice. The summary is converted here, so this is only for the rare item that needs a `c:` key.
+ */
 function contentOf(item: ItemDraft): string {
   return JSON.stringify([
     item.guid,
@@ -103,12 +110,43 @@ function contentOf(item: ItemDraft): string {
     item.published,
     item.author,
     item.categories,
-    item.summary,
+    summaryOf(item),
     item.image,
   ]);
 }
 
-/** A hash of everything shown about an item, the key of last resort. */
+/** Everything shown about an item but its summary, as one string: cheap to build for every item. */
+function shownFieldsOf(item: ItemDraft): string {
+  return JSON.stringify([
+    item.guid,
+    item.title,
+    item.link,
+    item.published,
+    item.author,
+    item.categories,
+    item.image,
+  ]);
+}
+
+/** Whether two items would show the same summary; raw text is compared first so equal items are not converted. */
+function sameSummary(a: ItemDraft, b: ItemDraft): boolean {
+  return sameTexts(a, b) || summaryOf(a) === summaryOf(b);
+}
+
+function sameTexts(a: ItemDraft, b: ItemDraft): boolean {
+  return (
+    a.contentBase === b.contentBase &&
+    a.content.length === b.content.length &&
+    a.content.every(
+      (text, index) => text.text === b.content[index]?.text && text.type === b.content[index]?.type,
+    )
+  );
+}
+
+/**
+ * A hash of everything shown about an item, the key of last resort. Seen keys are stored, so what
+ * it hashes must stay as it is (the converted summary included), or such items would be announced again.
+ */
 function contentKey(item: ItemDraft): string {
   return `c:${shortHash(contentOf(item))}`;
 }
@@ -146,12 +184,18 @@ export function itemKeys(items: readonly ItemDraft[]): string[][] {
  */
 export function assignIdentities(items: readonly ItemDraft[]): FeedItem[] {
   // Comparing the contents themselves rather than their hashes: no hashing for every item of
-  // every fetch, and no chance of a collision hiding a real post.
-  const seen = new Set<string>();
+  // every fetch, and no chance of a collision hiding a real post. Summaries are compared only
+  // between items equal in every other field, so a normal fetch converts no HTML here.
+  const kept = new Map<string, ItemDraft[]>();
   const unique = items.filter((item) => {
-    const content = contentOf(item);
-    if (seen.has(content)) return false;
-    seen.add(content);
+    const shown = shownFieldsOf(item);
+    const twins = kept.get(shown);
+    if (twins === undefined) {
+      kept.set(shown, [item]);
+      return true;
+    }
+    if (twins.some((twin) => sameSummary(twin, item))) return false;
+    twins.push(item);
     return true;
   });
   const keys = itemKeys(unique);

@@ -8,7 +8,8 @@ import { parseFeedDate } from './dates';
 import { MalformedFeedError, NotAFeedError } from './errors';
 import { absoluteHttpUrl, firstImageUrl } from './html-to-markdown';
 import type { ItemDraft } from './identity';
-import { collapseWhitespace, hostOf, summarize, type FeedDraft } from './normalize';
+import { collapseWhitespace, hostOf, type FeedDraft } from './normalize';
+import { itemTexts } from './summary';
 
 const JSON_FEED_VERSION = /^https?:\/\/jsonfeed\.org\/version\//i;
 
@@ -112,14 +113,11 @@ function draftItem(item: JsonItem, base: string | null, feedAuthor: string | nul
   const guid = item.id === undefined ? null : String(item.id).trim() || null;
   const html = item.content_html ?? '';
   // `summary` is plain text by the spec and, being the teaser, comes first.
-  const summary = summarize(
-    [
-      { text: item.summary ?? '', type: 'text' },
-      { text: html, type: 'html' },
-      { text: item.content_text ?? '', type: 'text' },
-    ],
-    contentBase,
-  );
+  const content = itemTexts([
+    { text: item.summary ?? '', type: 'text' },
+    { text: html, type: 'html' },
+    { text: item.content_text ?? '', type: 'text' },
+  ]);
   return {
     guid,
     // JSON Feed titles are plain text by the spec: shown as written, never read as HTML.
@@ -128,7 +126,8 @@ function draftItem(item: JsonItem, base: string | null, feedAuthor: string | nul
     published: parseFeedDate(item.date_published) ?? parseFeedDate(item.date_modified),
     author: authorName(item.authors, item.author) ?? feedAuthor,
     categories: tags(item.tags),
-    summary,
+    content,
+    contentBase,
     image:
       absoluteHttpUrl(item.image, contentBase) ??
       absoluteHttpUrl(item.banner_image, contentBase) ??

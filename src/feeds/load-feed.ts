@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { decodeFeedBody } from './decode';
 import { findFeedLinks, wellKnownFeedUrls } from './discover';
 import { FeedError, NotAFeedError } from './errors';
@@ -67,7 +67,7 @@ export async function loadTypedUrl(source: FeedSource, url: string): Promise<Par
 
 /** A SHA-256 of the raw body, short enough to store with every feed. */
 export function hashBody(body: Uint8Array): string {
-  return createHash('sha256').update(body).digest('base64url').slice(0, 22);
+  return hash('sha256', body, 'base64url').slice(0, 22);
 }
 
 async function discoverFrom(source: FeedSource, html: string, pageUrl: string): Promise<LoadOutcome> {

@@ -4,16 +4,10 @@
  * terms, media images and xml:base, and returns objects where callers expect strings.
  */
 import { parseFeedDate } from './dates';
-import {
-  absoluteHttpUrl,
-  firstImageUrl,
-  htmlToDiscordMarkdown,
-  htmlToPlainText,
-  plainTextToDiscordMarkdown,
-  truncateHtml,
-} from './html-to-markdown';
+import { absoluteHttpUrl, firstImageUrl, htmlToPlainText } from './html-to-markdown';
 import { assignIdentities, type ItemDraft } from './identity';
-import type { Feed, FeedFormat, ParsedFeed } from './types';
+import { itemTexts } from './summary';
+import type { Feed, FeedFormat, ItemText, ParsedFeed } from './types';
 
 /** Prefix of the custom fields parse.ts asks rss-parser for, so they never clash with its own. */
 export const RAW_PREFIX = 'x_';
@@ -46,28 +40,29 @@ export function finishFeed(draft: FeedDraft): ParsedFeed {
 
 function draftXmlFeed(output: unknown, { url, format }: NormalizeContext): FeedDraft {
   const root = asRecord(output) ?? {};
-  const field = (name: string): RawNode[] => asArray(root[RAW_PREFIX + name]);
   const urlBase = baseOf(url);
   const feedXmlBase = resolveBase(ownAttribute(root, 'xml:base'), urlBase);
   const feedBase = feedXmlBase ?? urlBase;
 
   const title =
-    format === 'atom' ? atomText(field('title')[0]) : htmlToPlainText(nodeText(field('title')[0]) ?? '');
+    format === 'atom'
+      ? atomText(rawField(root, 'title')[0])
+      : htmlToPlainText(nodeText(rawField(root, 'title')[0]) ?? '');
   const link =
     format === 'atom'
-      ? absoluteHttpUrl(atomLink(field('link')), feedBase)
-      : absoluteHttpUrl(firstText(field('link')), feedBase);
+      ? absoluteHttpUrl(atomLink(rawField(root, 'link')), feedBase)
+      : absoluteHttpUrl(firstText(rawField(root, 'link')), feedBase);
   const description =
     format === 'atom'
-      ? atomText(field('subtitle')[0]) || atomText(field('tagline')[0])
-      : htmlToPlainText(nodeText(field('description')[0]) ?? '');
+      ? atomText(rawField(root, 'subtitle')[0]) || atomText(rawField(root, 'tagline')[0])
+      : htmlToPlainText(nodeText(rawField(root, 'description')[0]) ?? '');
   const author =
     format === 'atom'
-      ? atomAuthor(field('author'))
+      ? atomAuthor(rawField(root, 'author'))
       : firstNonEmpty(
-          firstText(field('dc:creator')),
-          firstText(field('itunes:author')),
-          personName(firstText(field('managingEditor'))),
+          firstText(rawField(root, 'dc:creator')),
+          firstText(rawField(root, 'itunes:author')),
+          personName(firstText(rawField(root, 'managingEditor'))),
         );
 
   const feed: Feed = {
@@ -77,7 +72,7 @@ function draftXmlFeed(output: unknown, { url, format }: NormalizeContext): FeedD
     format,
     description: description || null,
     author,
-    ttlSeconds: ttlSeconds(firstText(field('ttl'))),
+    ttlSeconds: ttlSeconds(firstText(rawField(root, 'ttl'))),
   };
 
   const bases: Bases = { url: urlBase, xml: feedXmlBase };
@@ -104,47 +99,44 @@ function itemBases(item: RawRecord, bases: Bases): { xml: string | null; link: s
 
 function draftRssItem(raw: unknown, feed: Feed, bases: Bases, format: 'rss' | 'rdf'): ItemDraft {
   const item = asRecord(raw) ?? {};
-  const field = (name: string): RawNode[] => asArray(item[RAW_PREFIX + name]);
   const { xml, link: base } = itemBases(item, bases);
 
-  const guidNode = field('guid')[0];
+  const guidNode = rawField(item, 'guid')[0];
   const about = ownAttribute(item, 'rdf:about');
   const guid = nodeText(guidNode)?.trim() || (format === 'rdf' ? about?.trim() || null : null);
   // RSS: a guid is a permalink unless isPermaLink="false", so it stands in for a missing <link>,
   // but only when it really is an absolute URL (many feeds leave the attribute off opaque ids).
   const guidIsLink = attributeOf(guidNode, 'isPermaLink')?.trim().toLowerCase() !== 'false';
   const link =
-    absoluteHttpUrl(firstText(field('link')), base) ??
+    absoluteHttpUrl(firstText(rawField(item, 'link')), base) ??
     (guidIsLink ? absoluteHttpUrl(guid, null) : null) ??
     (format === 'rdf' ? absoluteHttpUrl(about, null) : null);
   const contentBase = xml ?? link ?? bases.url;
 
-  const description = nodeText(field('description')[0]) ?? '';
-  const content = nodeText(field('content:encoded')[0]) ?? '';
+  const description = nodeText(rawField(item, 'description')[0]) ?? '';
+  const content = nodeText(rawField(item, 'content:encoded')[0]) ?? '';
 
   return {
     guid,
-    title: htmlToPlainText(nodeText(field('title')[0]) ?? '') || null,
+    title: htmlToPlainText(nodeText(rawField(item, 'title')[0]) ?? '') || null,
     link,
-    published: firstDate(field('pubDate'), field('dc:date')),
+    published: firstDate(rawField(item, 'pubDate'), rawField(item, 'dc:date')),
     author:
       firstNonEmpty(
-        firstText(field('dc:creator')),
-        personName(firstText(field('author'))),
-        firstText(field('itunes:author')),
+        firstText(rawField(item, 'dc:creator')),
+        personName(firstText(rawField(item, 'author'))),
+        firstText(rawField(item, 'itunes:author')),
       ) ?? feed.author,
-    categories: categories([...field('category'), ...field('dc:subject')]),
-    summary: summarize(
-      [
-        { text: description, type: 'html' },
-        { text: content, type: 'html' },
-      ],
-      contentBase,
-    ),
+    categories: categories([...rawField(item, 'category'), ...rawField(item, 'dc:subject')]),
+    content: itemTexts([
+      { text: description, type: 'html' },
+      { text: content, type: 'html' },
+    ]),
+    contentBase,
     image:
       enclosureImage(
-        field('enclosure').map((node) => attributeOf(node, 'url')),
-        field('enclosure'),
+        rawField(item, 'enclosure').map((node) => attributeOf(node, 'url')),
+        rawField(item, 'enclosure'),
         contentBase,
       ) ??
       mediaImage(item, contentBase) ??
@@ -155,31 +147,30 @@ function draftRssItem(raw: unknown, feed: Feed, bases: Bases, format: 'rss' | 'r
 
 function draftAtomEntry(raw: unknown, feed: Feed, bases: Bases): ItemDraft {
   const entry = asRecord(raw) ?? {};
-  const field = (name: string): RawNode[] => asArray(entry[RAW_PREFIX + name]);
   const { xml, link: base } = itemBases(entry, bases);
-  const links = field('link');
+  const links = rawField(entry, 'link');
   const link = absoluteHttpUrl(atomLink(links), base);
   const contentBase = xml ?? link ?? bases.url;
 
-  const summary = atomContent(field('summary')[0]);
-  const content = atomContent(field('content')[0]);
-  const htmlOf = (construct: TextConstruct) => (construct.type === 'html' ? construct.text : '');
+  const summary = atomContent(rawField(entry, 'summary')[0]);
+  const content = atomContent(rawField(entry, 'content')[0]);
   const enclosures = links.filter((node) => attributeOf(node, 'rel') === 'enclosure');
 
   return {
-    guid: nodeText(field('id')[0])?.trim() || null,
-    title: atomText(field('title')[0]) || null,
+    guid: nodeText(rawField(entry, 'id')[0])?.trim() || null,
+    title: atomText(rawField(entry, 'title')[0]) || null,
     link,
     published: firstDate(
-      field('published'),
-      field('updated'),
-      field('issued'),
-      field('modified'),
-      field('created'),
+      rawField(entry, 'published'),
+      rawField(entry, 'updated'),
+      rawField(entry, 'issued'),
+      rawField(entry, 'modified'),
+      rawField(entry, 'created'),
     ),
-    author: atomAuthor(field('author')) ?? firstText(field('dc:creator')) ?? feed.author,
-    categories: categories(field('category')),
-    summary: summarize([summary, content], contentBase),
+    author: atomAuthor(rawField(entry, 'author')) ?? firstText(rawField(entry, 'dc:creator')) ?? feed.author,
+    categories: categories(rawField(entry, 'category')),
+    content: itemTexts([summary, content]),
+    contentBase,
     image:
       enclosureImage(
         enclosures.map((node) => attributeOf(node, 'href')),
@@ -193,49 +184,13 @@ function draftAtomEntry(raw: unknown, feed: Feed, bases: Bases): ItemDraft {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Summaries
-
-/** A piece of item text and how to read it. */
-export interface TextConstruct {
-  text: string;
-  type: 'html' | 'text';
-}
-
-/**
- * How much of an item's text becomes its summary. Announcements show a few hundred characters
- * and Discord allows 4,096; converting whole articles (dev.to puts ~20 KB in each description)
- * would cost time on every changed poll and space in the recent-items store for nothing.
- */
-export const MAX_SUMMARY_SOURCE_CHARS = 8 * 1024;
-
-/**
- * Discord markdown from the first source that yields any text: callers list a teaser
- * (description/summary) before the full content. Null when none has text.
- */
-export function summarize(sources: readonly TextConstruct[], baseUrl: string | null): string | null {
-  for (const { text, type } of sources) {
-    if (!text.trim()) continue;
-    const markdown =
-      type === 'html'
-        ? htmlToDiscordMarkdown(truncateHtml(text, MAX_SUMMARY_SOURCE_CHARS), { baseUrl })
-        : plainTextToDiscordMarkdown(truncateText(text, MAX_SUMMARY_SOURCE_CHARS));
-    if (markdown) return markdown;
-  }
-  return null;
-}
-
-/** The start of a text, at most `maxChars` long, cut between words. */
-function truncateText(text: string, maxChars: number): string {
-  if (text.length <= maxChars) return text;
-  const head = text.slice(0, maxChars);
-  return /\s/.test(text.charAt(maxChars)) ? head : head.replace(/\S+$/, '');
-}
+// Text constructs
 
 /**
  * An Atom text construct as HTML or plain text (Atom's default). xhtml is rewritten to html by
  * parse.ts; any that escapes the rewrite arrives as parsed XML, of which only the text is kept.
  */
-function atomContent(node: RawNode): TextConstruct {
+function atomContent(node: RawNode): ItemText {
   const type = (attributeOf(node, 'type') ?? 'text').toLowerCase();
   const mode = (attributeOf(node, 'mode') ?? '').toLowerCase();
   if (type === 'xhtml' || type === 'application/xhtml+xml')
@@ -244,6 +199,11 @@ function atomContent(node: RawNode): TextConstruct {
   if (type === 'html' || type === 'text/html' || mode === 'escaped')
     return { text: nodeText(node) ?? '', type: 'html' };
   return { text: nodeText(node) ?? '', type: 'text' };
+}
+
+/** The HTML of a text construct, or '' when it is plain text. */
+function htmlOf(construct: ItemText): string {
+  return construct.type === 'html' ? construct.text : '';
 }
 
 function atomText(node: RawNode): string {
@@ -339,9 +299,11 @@ function enclosureImage(
 
 /** media:content (images only), media:thumbnail, the same inside media:group, then itunes:image. */
 function mediaImage(item: RawRecord, base: string | null): string | null {
-  const field = (name: string): RawNode[] => asArray(item[RAW_PREFIX + name]);
-  const groups = field('media:group').map((group) => asRecord(group) ?? {});
-  const contents = [...field('media:content'), ...groups.flatMap((group) => asArray(group['media:content']))];
+  const groups = rawField(item, 'media:group').map((group) => asRecord(group) ?? {});
+  const contents = [
+    ...rawField(item, 'media:content'),
+    ...groups.flatMap((group) => asArray(group['media:content'])),
+  ];
   for (const node of contents) {
     const url = absoluteHttpUrl(attributeOf(node, 'url'), base);
     if (
@@ -352,14 +314,14 @@ function mediaImage(item: RawRecord, base: string | null): string | null {
     }
   }
   const thumbnails = [
-    ...field('media:thumbnail'),
+    ...rawField(item, 'media:thumbnail'),
     ...groups.flatMap((group) => asArray(group['media:thumbnail'])),
   ];
   for (const node of thumbnails) {
     const url = absoluteHttpUrl(attributeOf(node, 'url'), base);
     if (url) return url;
   }
-  for (const node of field('itunes:image')) {
+  for (const node of rawField(item, 'itunes:image')) {
     const url = absoluteHttpUrl(attributeOf(node, 'href') ?? nodeText(node), base);
     if (url) return url;
   }
@@ -369,6 +331,26 @@ function mediaImage(item: RawRecord, base: string | null): string | null {
 // ---------------------------------------------------------------------------------------------
 // xml2js node helpers: a node is a string, or an object with `_` (text), `$` (attributes) and
 // child arrays; repeated elements are arrays.
+
+/**
+ * The nodes of a field parse.ts requested raw. A plain function rather than a closure per item:
+ * tsx names every closure it creates (`__name`), which costs more than the lookup.
+ */
+function rawField(record: RawRecord, name: string): RawNode[] {
+  return asArray(record[rawKey(name)]);
+}
+
+const rawKeys = new Map<string, string>();
+
+/** `x_<name>`, made once per name: a key built anew for every lookup costs more than the lookup. */
+function rawKey(name: string): string {
+  let key = rawKeys.get(name);
+  if (key === undefined) {
+    key = RAW_PREFIX + name;
+    rawKeys.set(name, key);
+  }
+  return key;
+}
 
 function asRecord(value: unknown): RawRecord | null {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as RawRecord) : null;

@@ -104,21 +104,6 @@ function isJsonType(contentType: string | null | undefined): boolean {
 // ---------------------------------------------------------------------------------------------
 // XML
 
-/** Date elements of RSS, RDF (Dublin Core) and Atom 0.3/1.0. */
-const DATE_ELEMENTS = new Set([
-  'pubDate',
-  'lastBuildDate',
-  'published',
-  'updated',
-  'issued',
-  'modified',
-  'created',
-  'dc:date',
-  'dcterms:issued',
-  'dcterms:modified',
-  'dcterms:created',
-]);
-
 const ITEM_FIELDS = [
   'title',
   'link',
@@ -165,11 +150,20 @@ const FEED_FIELDS = [
 type RawOutput = Record<string, unknown>;
 
 /**
+ * rss-parser runs an Atom entry's `<published>` and `<updated>` through new Date().toISOString(),
+ * which throws on one bad date and rejects the whole feed: it gets our own reading of them (ISO, or
+ * '' which it skips). Other dates, and every date of RSS and RDF, it reads without throwing, so
+ * normalize.ts reads them once, from the text.
+ */
+const atomDates = (value: string, name: string) =>
+  name === 'published' || name === 'updated' ? (parseFeedDate(value) ?? '') : value;
+
+/**
  * A parser per call: xml2js keeps per-parse state and rss-parser mutates its options. Every field
  * Herald reads is requested raw (keepArray) under {@link RAW_PREFIX}, so normalize.ts sees the
  * xml2js nodes with their attributes (Atom `term`, `rel`, `xml:base`, enclosure types).
  */
-function createParser(): Parser<RawOutput, RawOutput> {
+function createParser(format: Exclude<FeedFormat, 'json'>): Parser<RawOutput, RawOutput> {
   const raw = (name: string) => [name, RAW_PREFIX + name, { keepArray: true }];
   return new Parser<RawOutput, RawOutput>({
     // <rss> without a version attribute is RSS 2.0 in practice.
@@ -177,16 +171,7 @@ function createParser(): Parser<RawOutput, RawOutput> {
     xml2js: {
       // Whitespace-only elements become '' rather than '  ', which rss-parser would hand to new Date().
       emptyTag: () => '',
-      // rss-parser runs Atom dates through new Date().toISOString(), which throws on one bad date and
-      // rejects the whole feed: hand it our own reading (ISO, or '' which it skips).
-      valueProcessors: [
-        (value: string, name: string) => (DATE_ELEMENTS.has(name) ? (parseFeedDate(value) ?? '') : value),
-      ],
-      // rss-parser reads Atom `<link>` attributes without checking; `<link>url</link>` would crash it.
-      validator: (xpath: string, _current: unknown, value: unknown) =>
-        typeof value === 'string' && /^\/feed(?:\/entry)?\/link$/.test(xpath)
-          ? { $: { href: value } }
-          : value,
+      ...(format === 'atom' ? { valueProcessors: [atomDates] } : {}),
     },
     customFields: {
       // rss-parser's typings only allow plain names here, but it accepts [from, to, options] like for items.
@@ -197,16 +182,16 @@ function createParser(): Parser<RawOutput, RawOutput> {
 }
 
 async function parseXml(body: string, url: string, format: Exclude<FeedFormat, 'json'>): Promise<ParsedFeed> {
-  const text = format === 'atom' ? xhtmlToHtml(body) : body;
+  const text = format === 'atom' ? atomLinksWithHref(xhtmlToHtml(body)) : body;
   let output: RawOutput;
   try {
-    output = await createParser().parseString(text);
+    output = await createParser(format).parseString(text);
   } catch (error) {
     const repaired = isEntityError(error) ? escapeBareAmpersands(text) : null;
     if (repaired === null || repaired === text) throw toFeedError(error, url, format);
     // A bare `&` (as in "Q&A") is the most common authoring slip; read it as the `&amp;` meant.
     try {
-      output = await createParser().parseString(repaired);
+      output = await createParser(format).parseString(repaired);
     } catch {
       throw toFeedError(error, url, format);
     }
@@ -227,6 +212,43 @@ function xhtmlToHtml(text: string): string {
     (_match, name: string, before: string, _quote: string, after: string, inner: string) =>
       `<${name}${before}type="html"${after}>${inner.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}</${name}>`,
   );
+}
+
+/**
+ * Rewrites Atom `<link>url</link>` (and an empty `<link/>`) as `<link href="url"/>`. rss-parser reads
+ * the `href` of every `<link>` of the feed and its entries without checking, so a link element
+ * without attributes would crash it; and the URL is meant as the link either way. Only `link`
+ * without a prefix or attributes and with nothing but text inside is changed (the elements xml2js
+ * makes a bare string of), never inside CDATA or comments; deeper ones too, which nothing reads as
+ * links. This replaces an xml2js `validator`, which costs an XPath string per element. Line breaks
+ * stay as they are (attribute values keep them), so error positions stay right.
+ */
+function atomLinksWithHref(text: string): string {
+  if (!/<link\s*[/>]/.test(text)) return text;
+  return text.replace(
+    /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<link\s*(?:\/>|>((?:[^<]|<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>)*)<\/link\s*>)/g,
+    (match, inner: string | undefined) =>
+      match.startsWith('<!') ? match : `<link href="${attributeValue(inner ?? '')}"/>`,
+  );
+}
+
+/** Element content (text, entities, CDATA, comments) as the text it stands for, in a double-quoted attribute. */
+function attributeValue(content: string): string {
+  const parts = content.split(/(<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->)/);
+  const hasCdata = parts.some((part, index) => index % 2 === 1 && part.startsWith('<![CDATA['));
+  // Like xml2js: an element whose text is only whitespace, outside CDATA, has no text.
+  if (!hasCdata && !/\S/.test(parts.filter((_part, index) => index % 2 === 0).join(''))) return '';
+  return parts
+    .map((part, index) => {
+      if (index % 2 === 0) return part.replace(/"/g, '&quot;');
+      if (part.startsWith('<!--')) return '';
+      return part
+        .slice('<![CDATA['.length, -']]>'.length)
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/"/g, '&quot;');
+    })
+    .join('');
 }
 
 function isEntityError(error: unknown): boolean {

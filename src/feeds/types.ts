@@ -19,7 +19,16 @@ export interface Feed {
   ttlSeconds: number | null;
 }
 
-/** One entry of a feed, normalized; every field is safe to show in Discord as is. */
+/** A piece of an entry's text as the feed wrote it, and how to read it. */
+export interface ItemText {
+  text: string;
+  type: 'html' | 'text';
+}
+
+/**
+ * One entry of a feed, normalized; every field but `content` is safe to show in Discord as is
+ * (`content` is raw text, shown through `summaryOf`).
+ */
 export interface FeedItem {
   /** The primary identity key (the first of `keys`). Distinct within one fetch. */
   id: string;
@@ -38,8 +47,14 @@ export interface FeedItem {
   published: string | null;
   author: string | null;
   categories: string[];
-  /** Discord markdown converted from the entry's HTML, escaped so it cannot ping or hide text; or null. */
-  summary: string | null;
+  /**
+   * The texts the entry's summary is made from, teaser (description, summary) before full content,
+   * each cut to a size a summary can use. Converted to Discord markdown only when shown: see
+   * `summaryOf` in summary.ts.
+   */
+  content: readonly ItemText[];
+  /** Where relative URLs in `content` resolve, or null. */
+  contentBase: string | null;
   /** Absolute URL of the entry's picture, or null. */
   image: string | null;
 }

@@ -1,6 +1,5 @@
 import { UserFacingError } from '../errors';
-import type { FeedItem } from '../feeds/types';
-import type { Store, Subscription } from '../store';
+import type { RecentItem, Store, Subscription } from '../store';
 import { newestFirst } from './subscription-service';
 
 /** Longest `/posts search` query accepted. */
@@ -8,7 +7,7 @@ export const MAX_SEARCH_QUERY_LENGTH = 100;
 
 /** An item found for `/posts`, with the feed it came from. */
 export interface FoundPost {
-  item: FeedItem;
+  item: RecentItem;
   feedTitle: string;
   feedUrl: string;
 }
@@ -17,7 +16,10 @@ export interface FoundPost {
 export interface PostQueries {
   /** The newest items across the server's feeds, or one subscription's feed. */
   recent(guildId: string, options: { subscriptionId?: string | null; count: number }): Promise<FoundPost[]>;
-  /** Recent items whose title or summary contains every word of `query`, ignoring case and accents. */
+  /**
+   * Recent items whose title or the start of whose text (the excerpt kept with them) contains
+   * every word of `query`, ignoring case and accents.
+   */
   search(
     guildId: string,
     options: { query: string; subscriptionId?: string | null; limit: number },
@@ -71,7 +73,7 @@ export function createPostQueries(store: Pick<Store, 'subscriptions' | 'recent' 
       const posts = await postsOf(guildId, subscriptionId);
       return posts
         .filter(({ item }) => {
-          const text = fold(`${item.title ?? ''} ${item.summary ?? ''}`);
+          const text = fold(`${item.title ?? ''} ${item.excerpt}`);
           return words.every((word) => text.includes(word));
         })
         .slice(0, limit);

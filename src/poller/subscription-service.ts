@@ -247,7 +247,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps): Subscr
 }
 
 /** Items newest first: by date when dated, else in document order (feeds list newest first). */
-export function newestFirst(items: readonly FeedItem[]): FeedItem[] {
+export function newestFirst<T extends Pick<FeedItem, 'published'>>(items: readonly T[]): T[] {
   return items
     .map((item, index) => ({ item, index, time: item.published ? Date.parse(item.published) : NaN }))
     .sort((a, b) => {

@@ -13,7 +13,13 @@ export type { Store } from './store';
 export { SCHEMA_VERSION } from './schema';
 export type { FeedState, FeedStateRepository } from './feeds';
 export { MIN_SEEN_CAPACITY, type SeenKeysRepository } from './seen';
-export { RECENT_ITEMS_LIMIT, mergeRecentItems, type RecentItemsRepository } from './recent';
+export {
+  RECENT_EXCERPT_CHARS,
+  RECENT_ITEMS_LIMIT,
+  mergeRecentItems,
+  type RecentItem,
+  type RecentItemsRepository,
+} from './recent';
 export { deliveryNonce, type NewOutboxEntry, type OutboxEntry, type OutboxRepository } from './outbox';
 export type { MetaRepository } from './meta';
 export {

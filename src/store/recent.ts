@@ -1,3 +1,4 @@
+import { textExcerpt } from '../feeds/summary';
 import type { FeedItem } from '../feeds/types';
 import type { KeyValueStore } from './key-value';
 import { storeKeys } from './keys';
@@ -5,19 +6,61 @@ import { storeKeys } from './keys';
 /** How many items `/posts` can draw from per feed. */
 export const RECENT_ITEMS_LIMIT = 50;
 
-/** The newest normalized items per feed (`recent:<hash>`), for `/posts recent` and `/posts search`. */
+/** Longest excerpt of an item's text kept for `/posts search`. */
+export const RECENT_EXCERPT_CHARS = 300;
+
+/**
+ * What `/posts` needs of an item: it shows the title, link and date, and searches the title and the
+ * start of the text. Kept this small because 50 are stored per feed and rewritten on every change;
+ * the item's full text (up to 8 KB per source) stays out.
+ */
+export interface RecentItem {
+  /** The item's primary identity key. */
+  id: string;
+  title: string | null;
+  link: string | null;
+  /** ISO-8601 UTC, or null. */
+  published: string | null;
+  /** Plain text from the start of the item's text, at most {@link RECENT_EXCERPT_CHARS} long; '' when none. */
+  excerpt: string;
+}
+
+/** The newest items per feed (`recent:<hash>`), for `/posts recent` and `/posts search`. */
 export interface RecentItemsRepository {
   /** Newest first by `published`; undated items after dated ones. */
-  get(url: string): Promise<FeedItem[]>;
+  get(url: string): Promise<RecentItem[]>;
   /**
    * Merges `items` (in document order) into the list: an item with a known `id` replaces the old
-   * copy, the list is re-sorted and cut to 50. Writes nothing when the result is unchanged.
+   * copy, the list is re-sorted and cut to 50. Writes nothing when the result is unchanged. Parsed
+   * items are reduced to {@link RecentItem}s; recent items (moved from another URL) are kept as they are.
    */
-  add(url: string, items: readonly FeedItem[]): Promise<FeedItem[]>;
+  add(url: string, items: readonly (FeedItem | RecentItem)[]): Promise<RecentItem[]>;
   remove(url: string): Promise<void>;
 }
 
-function publishedTime(item: FeedItem): number | null {
+/** What Herald stored before recent items were slimmed: whole items with a markdown summary. */
+interface LegacyRecentItem {
+  id: string;
+  title: string | null;
+  link: string | null;
+  published: string | null;
+  summary?: string | null;
+}
+
+type StoredRecentItem = RecentItem | LegacyRecentItem;
+
+/** An item as the recent list keeps it. */
+function toRecentItem(item: FeedItem | StoredRecentItem): RecentItem {
+  const { id, title, link, published } = item;
+  let excerpt: string;
+  if ('content' in item) excerpt = textExcerpt(item, RECENT_EXCERPT_CHARS);
+  else if ('excerpt' in item) excerpt = item.excerpt;
+  // An older store kept the summary, as markdown: its start serves, until the next change stores the list slim.
+  else excerpt = textExcerpt({ content: [{ text: item.summary ?? '', type: 'text' }] }, RECENT_EXCERPT_CHARS);
+  return { id, title, link, published, excerpt };
+}
+
+function publishedTime(item: RecentItem): number | null {
   if (item.published === null) return null;
   const time = Date.parse(item.published);
   return Number.isNaN(time) ? null : time;
@@ -27,8 +70,11 @@ function publishedTime(item: FeedItem): number | null {
  * Orders items newest first, undated last; ties keep their input order (Array.prototype.sort is
  * stable), so the latest fetch's document order wins among equals.
  */
-export function mergeRecentItems(existing: readonly FeedItem[], incoming: readonly FeedItem[]): FeedItem[] {
-  const byId = new Map<string, FeedItem>();
+export function mergeRecentItems(
+  existing: readonly RecentItem[],
+  incoming: readonly RecentItem[],
+): RecentItem[] {
+  const byId = new Map<string, RecentItem>();
   for (const item of incoming) if (!byId.has(item.id)) byId.set(item.id, item);
   for (const item of existing) if (!byId.has(item.id)) byId.set(item.id, item);
   return [...byId.values()]
@@ -44,22 +90,25 @@ export function mergeRecentItems(existing: readonly FeedItem[], incoming: readon
 }
 
 /** Builds the recent-items repository over a key-value store. */
-export function createRecentItemsRepository(kv: KeyValueStore): RecentItemsRepository {
+export function createRecentItemsRepository(
+  kv: Pick<KeyValueStore, 'get' | 'update'>,
+): RecentItemsRepository {
   return {
     async get(url) {
-      return (await kv.get<FeedItem[]>(storeKeys.recent(url))) ?? [];
+      return ((await kv.get<StoredRecentItem[]>(storeKeys.recent(url))) ?? []).map(toRecentItem);
     },
     async add(url, items) {
-      const stored = await kv.update<FeedItem[]>(storeKeys.recent(url), (current = []) => {
-        const merged = mergeRecentItems(current, items);
+      const incoming = items.map(toRecentItem);
+      const stored = await kv.update<StoredRecentItem[]>(storeKeys.recent(url), (current = []) => {
+        const merged = mergeRecentItems(current.map(toRecentItem), incoming);
         if (merged.length === 0) return undefined;
-        // Comparing JSON keeps an unchanged feed from costing a write.
+        // Comparing JSON keeps an unchanged feed from costing a write (and rewrites an older, bigger list).
         return JSON.stringify(merged) === JSON.stringify(current) ? current : merged;
       });
-      return stored ?? [];
+      return (stored ?? []).map(toRecentItem);
     },
     async remove(url) {
-      await kv.update<FeedItem[]>(storeKeys.recent(url), () => undefined);
+      await kv.update<StoredRecentItem[]>(storeKeys.recent(url), () => undefined);
     },
   };
 }

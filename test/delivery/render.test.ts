@@ -9,7 +9,7 @@ import {
   renderMinimalMessage,
 } from '../../src/delivery/render';
 import { parseFeed } from '../../src/feeds/parse';
-import type { Feed, FeedItem } from '../../src/feeds/types';
+import type { Feed, FeedItem, ItemText } from '../../src/feeds/types';
 
 const feed: Feed = {
   url: 'https://blog.example/feed.xml',
@@ -21,6 +21,11 @@ const feed: Feed = {
   ttlSeconds: null,
 };
 
+/** An item's text as a feed gives it in `<description>`. */
+function html(text: string): ItemText[] {
+  return [{ text, type: 'html' }];
+}
+
 function item(fields: Partial<FeedItem> = {}): FeedItem {
   return {
     id: 'g:abc',
@@ -31,21 +36,22 @@ function item(fields: Partial<FeedItem> = {}): FeedItem {
     published: '2025-01-02T03:04:05.000Z',
     author: 'Ada',
     categories: [],
-    summary: 'A short summary.',
+    content: html('<p>A short <a href="/more">summary</a>.</p>'),
+    contentBase: 'https://blog.example/hello',
     image: 'https://blog.example/cover.png',
     ...fields,
   };
 }
 
 describe('renderMessage', () => {
-  it('renders a linked title, summary, author, timestamp, image and the feed in the footer', () => {
+  it('renders a linked title, the summary as markdown, author, timestamp, image and the feed in the footer', () => {
     expect(renderMessage(item(), feed)).toEqual({
       embeds: [
         {
           title: 'Hello world',
           url: 'https://blog.example/hello',
           color: EMBED_COLOR,
-          description: 'A short summary.',
+          description: 'A short [summary](https://blog.example/more).',
           author: { name: 'Ada' },
           timestamp: '2025-01-02T03:04:05.000Z',
           image: { url: 'https://blog.example/cover.png' },
@@ -57,7 +63,7 @@ describe('renderMessage', () => {
   });
 
   it('lets exactly the subscription’s role be mentioned and nothing else', () => {
-    const message = renderMessage(item({ summary: '@everyone look' }), feed, {
+    const message = renderMessage(item({ content: html('<p>@everyone look</p>') }), feed, {
       mentionRoleId: '123456789012345678',
     });
     expect(message.content).toBe('<@&123456789012345678>');
@@ -73,7 +79,8 @@ describe('renderMessage', () => {
 
   it('cuts long summaries at a word boundary to the default length', () => {
     const words = Array.from({ length: 200 }, (_, i) => `word${i}`).join(' ');
-    const description = renderMessage(item({ summary: words }), feed).embeds?.[0]?.description ?? '';
+    const description =
+      renderMessage(item({ content: html(`<p>${words}</p>`) }), feed).embeds?.[0]?.description ?? '';
     expect(description.length).toBeLessThanOrEqual(DEFAULT_DESCRIPTION_LENGTH);
     expect(description.endsWith('…')).toBe(true);
     expect(
@@ -87,7 +94,7 @@ describe('renderMessage', () => {
   it('holds every Discord limit, including the 6,000 total, for absurd input', () => {
     const huge = 'x'.repeat(10_000);
     const message = renderMessage(
-      item({ title: huge, author: huge, summary: `${'long words '.repeat(1000)}` }),
+      item({ title: huge, author: huge, content: html('long words '.repeat(1000)) }),
       { ...feed, title: huge },
       { descriptionLength: 4096 },
     );
@@ -101,7 +108,7 @@ describe('renderMessage', () => {
 
   it('gives an untitled item a title naming the feed, and leaves out what is missing', () => {
     const message = renderMessage(
-      item({ title: null, link: null, summary: null, author: null, published: null, image: null }),
+      item({ title: null, link: null, content: [], author: null, published: null, image: null }),
       feed,
     );
     expect(message.embeds).toEqual([

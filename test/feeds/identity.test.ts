@@ -6,6 +6,7 @@ import {
   shortHash,
   type ItemDraft,
 } from '../../src/feeds/identity';
+import type { ItemText } from '../../src/feeds/types';
 
 function draft(fields: Partial<ItemDraft>): ItemDraft {
   return {
@@ -15,10 +16,19 @@ function draft(fields: Partial<ItemDraft>): ItemDraft {
     published: null,
     author: null,
     categories: [],
-    summary: null,
+    content: [],
+    contentBase: null,
     image: null,
     ...fields,
   };
+}
+
+function text(value: string): ItemText[] {
+  return [{ text: value, type: 'text' }];
+}
+
+function html(value: string): ItemText[] {
+  return [{ text: value, type: 'html' }];
 }
 
 describe('canonicalLink', () => {
@@ -65,6 +75,11 @@ describe('shortHash', () => {
     expect(shortHash('hello')).toMatch(/^[A-Za-z0-9_-]{16}$/);
     expect(shortHash('hello')).toBe(shortHash('hello'));
     expect(shortHash('hello')).not.toBe(shortHash('hello!'));
+  });
+
+  it('gives the keys earlier versions stored (sha256 of the UTF-8 text, base64url)', () => {
+    expect(shortHash('https://x.example/a')).toBe('UYmg1mh-VPTVNY9N');
+    expect(shortHash('Ünïcødé ☃')).toBe('kpz_gFwOTvZrajyP');
   });
 });
 
@@ -124,15 +139,22 @@ describe('itemKeys', () => {
   });
 
   it('falls back to a content key when an item has no guid, link, title or date', () => {
-    const [keys] = itemKeys([draft({ summary: 'Just words' })]);
+    const [keys] = itemKeys([draft({ content: text('Just words') })]);
     expect(keys).toHaveLength(1);
     expect(keys?.[0]?.startsWith('c:')).toBe(true);
   });
 
+  it('makes a content key from what the item shows, its summary as markdown, as earlier versions stored it', () => {
+    const [keys] = itemKeys([draft({ content: html('<p>Just <b>words</b></p>') })]);
+    expect(keys).toEqual(['c:h8QCLJcWqr44LGkC']);
+    const [same] = itemKeys([draft({ content: html('<div>Just <strong>words</strong></div>') })]);
+    expect(same).toEqual(keys);
+  });
+
   it('falls back to content keys when two items share every other key', () => {
     const keys = itemKeys([
-      draft({ guid: 'x', title: 'Same', summary: 'first body' }),
-      draft({ guid: 'x', title: 'Same', summary: 'second body' }),
+      draft({ guid: 'x', title: 'Same', content: text('first body') }),
+      draft({ guid: 'x', title: 'Same', content: text('second body') }),
     ]);
     expect(keys.map((k) => k[0]?.slice(0, 2))).toEqual(['c:', 'c:']);
     expect(keys[0]?.[0]).not.toBe(keys[1]?.[0]);
@@ -158,18 +180,28 @@ describe('assignIdentities', () => {
     expect(items[0]?.id).toBe(`g:${shortHash('g')}`);
   });
 
+  it('collapses a repeated entry whose text differs only in markup that shows the same', () => {
+    const entry = draft({ guid: 'g', title: 'Twice', content: html('<p>Same <b>words</b></p>') });
+    const items = assignIdentities([
+      entry,
+      { ...entry, content: html('<div>Same <strong>words</strong></div>') },
+      { ...entry, content: html('<p>Other words</p>') },
+    ]);
+    expect(items.map((item) => item.content)).toEqual([entry.content, html('<p>Other words</p>')]);
+  });
+
   it('gives distinct ids to every item of a fetch, in document order', () => {
     const drafts = [
       draft({ title: 'A' }),
       draft({ title: 'A', published: '2024-01-01T00:00:00.000Z' }),
       draft({ link: 'https://x.example/' }),
-      draft({ link: 'https://x.example/', summary: 'other' }),
-      draft({ summary: 'only a summary' }),
+      draft({ link: 'https://x.example/', content: text('other') }),
+      draft({ content: text('only a summary') }),
       draft({}),
     ];
     const items = assignIdentities(drafts);
     expect(items).toHaveLength(drafts.length);
     expect(new Set(items.map((item) => item.id)).size).toBe(drafts.length);
-    expect(items.map((item) => item.summary)).toEqual(drafts.map((d) => d.summary));
+    expect(items.map((item) => item.content)).toEqual(drafts.map((d) => d.content));
   });
 });

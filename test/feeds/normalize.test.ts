@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseFeedDate } from '../../src/feeds/dates';
-import { MAX_SUMMARY_SOURCE_CHARS } from '../../src/feeds/normalize';
 import { parseFeed } from '../../src/feeds/parse';
+import { MAX_SUMMARY_SOURCE_CHARS, summaryOf } from '../../src/feeds/summary';
 
 const FEED_URL = 'https://site.example/blog/feed.xml';
 
@@ -122,8 +122,8 @@ describe('normalize: links', () => {
     expect(items[0]).toMatchObject({
       link: 'https://base.example/blog/posts/1',
       image: 'https://base.example/blog/img/cover.png',
-      summary: 'See [the other post](https://base.example/blog/other).',
     });
+    expect(summaryOf(items[0]!)).toBe('See [the other post](https://base.example/blog/other).');
     expect(items[1]).toMatchObject({
       link: 'https://cdn.base.example/x/y',
       image: 'https://cdn.base.example/x/pic.jpg',
@@ -225,7 +225,7 @@ describe('normalize: summaries', () => {
           '<content:encoded><![CDATA[<p>The whole article.</p>]]></content:encoded></item>',
       ),
     );
-    expect(item.summary).toBe('Teaser.');
+    expect(summaryOf(item)).toBe('Teaser.');
   });
 
   it('falls back to content:encoded when the description is missing or empty', async () => {
@@ -236,7 +236,7 @@ describe('normalize: summaries', () => {
       ),
       { url: FEED_URL },
     );
-    expect(items.map((item) => item.summary)).toEqual(['Full **text**.', 'Body']);
+    expect(items.map(summaryOf)).toEqual(['Full **text**.', 'Body']);
   });
 
   it('prefers an Atom summary over its content, and falls back to the content', async () => {
@@ -247,21 +247,21 @@ describe('normalize: summaries', () => {
       ),
       { url: FEED_URL },
     );
-    expect(items.map((item) => item.summary)).toEqual(['Short', 'Only *content*']);
+    expect(items.map(summaryOf)).toEqual(['Short', 'Only *content*']);
   });
 
   it('treats an Atom text summary as text, not HTML', async () => {
     const item = await firstItem(
       atom('<entry><id>1</id><summary type="text">a &lt;b&gt; c *d*</summary></entry>'),
     );
-    expect(item.summary).toBe('a <b\\> c \\*d\\*');
+    expect(summaryOf(item)).toBe('a <b\\> c \\*d\\*');
   });
 
   it('gives a null summary when the item has no text', async () => {
     const item = await firstItem(
       rss('<item><title>x</title><description><![CDATA[<img src="a.png">]]></description></item>'),
     );
-    expect(item.summary).toBeNull();
+    expect(summaryOf(item)).toBeNull();
   });
 
   it('bounds the summary of a very long article and keeps its markdown whole', async () => {
@@ -269,7 +269,7 @@ describe('normalize: summaries', () => {
     const item = await firstItem(
       rss(`<item><title>x</title><description><![CDATA[${article}]]></description></item>`),
     );
-    const summary = item.summary ?? '';
+    const summary = summaryOf(item) ?? '';
     expect(summary.startsWith('**Bold words** and a [link](https://x.example/).')).toBe(true);
     expect(summary.length).toBeLessThan(MAX_SUMMARY_SOURCE_CHARS);
     // Cut between elements, never inside one: the last paragraph ends whole or before its link.
@@ -284,8 +284,8 @@ describe('normalize: summaries', () => {
           '&lt;@&amp;42&gt;</p><code>&lt;@1&gt;</code>]]></description></item>',
       ),
     );
-    expect(item.summary).not.toMatch(/@(?:everyone|here)/);
-    expect(item.summary).not.toContain('<@');
+    expect(summaryOf(item)).not.toMatch(/@(?:everyone|here)/);
+    expect(summaryOf(item)).not.toContain('<@');
   });
 });
 

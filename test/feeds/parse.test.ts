@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FeedError, MalformedFeedError, NotAFeedError } from '../../src/feeds/errors';
 import { looksLikeHtmlPage, parseFeed } from '../../src/feeds/parse';
+import { summaryOf } from '../../src/feeds/summary';
 
 const URL_ = 'https://feeds.example/feed';
 
@@ -50,9 +51,9 @@ describe('parseFeed: formats', () => {
       link: 'https://elsewhere.example/story',
       published: '2024-03-01T09:00:00.000Z',
       author: 'Feed Owner',
-      summary: 'Only HTML, with a [relative link](https://elsewhere.example/more).',
       image: 'https://cdn.json.example/first.webp',
     });
+    expect(summaryOf(items[1]!)).toBe('Only HTML, with a [relative link](https://elsewhere.example/more).');
   });
 
   it('uses content_text and image attachments, and reads a bad JSON Feed date as null', async () => {
@@ -60,9 +61,9 @@ describe('parseFeed: formats', () => {
     expect(items[2]).toMatchObject({
       title: null,
       published: null,
-      summary: 'Plain text only.\n\nSecond paragraph \\# not a heading.',
       image: 'https://json.example/a.png',
     });
+    expect(summaryOf(items[2]!)).toBe('Plain text only.\n\nSecond paragraph \\# not a heading.');
   });
 
   it('skips JSON Feed items that are not objects and ignores fields of the wrong type', async () => {
@@ -72,8 +73,8 @@ describe('parseFeed: formats', () => {
       guid: 'post-4',
       link: null,
       title: null,
-      summary: 'Odd fields do not reject the feed.',
     });
+    expect(summaryOf(items[3]!)).toBe('Odd fields do not reject the feed.');
   });
 
   it('reads JSON Feed 1.0 with a single author object', async () => {
@@ -99,8 +100,8 @@ describe('parseFeed: formats', () => {
       published: '2023-07-01T10:00:00.000Z',
       author: 'Item Person',
       categories: ['semantics'],
-      summary: 'First *RDF* item.',
     });
+    expect(summaryOf(items[0]!)).toBe('First *RDF* item.');
     expect(items[1]).toMatchObject({ published: '2023-06-30T00:00:00.000Z', author: 'Channel Person' });
   });
 
@@ -136,8 +137,8 @@ describe('parseFeed: formats', () => {
       link: 'https://a03.example/legacy',
       published: '2005-01-01T15:00:00.000Z',
       author: 'Old Atom Author',
-      summary: 'Escaped **HTML** content.',
     });
+    expect(summaryOf(items[0]!)).toBe('Escaped **HTML** content.');
   });
 
   it('reads Atom xhtml titles as their text, in order', async () => {
@@ -200,14 +201,15 @@ describe('parseFeed: robustness', () => {
     expect(items[0]).toMatchObject({
       title: 'Tips & tricks & more',
       link: 'https://qa.example/tips?x=1&y=2',
-      summary: 'Raw & fine in CDATA: [link](https://qa.example/?p=1&q=2)',
     });
+    expect(summaryOf(items[0]!)).toBe('Raw & fine in CDATA: [link](https://qa.example/?p=1&q=2)');
   });
 
   it('keeps items whose content uses an unusual namespace prefix, without that content', async () => {
     const { items } = await parseFixture('parse-other-prefixes.xml');
     expect(items).toHaveLength(1);
-    expect(items[0]).toMatchObject({ title: 'Prefixed', summary: 'The teaser survives.' });
+    expect(items[0]?.title).toBe('Prefixed');
+    expect(summaryOf(items[0]!)).toBe('The teaser survives.');
   });
 
   it('reads the xhtml-free parts of an Atom entry whose <link> has text instead of attributes', async () => {
@@ -216,6 +218,44 @@ describe('parseFeed: robustness', () => {
       '<entry><title>E</title><id>urn:e</id><link>https://links.example/e</link></entry></feed>';
     const { items } = await parseFeed(body, { url: URL_ });
     expect(items[0]).toMatchObject({ title: 'E', link: 'https://links.example/e' });
+  });
+
+  it('reads Atom links written as text, empty or in CDATA, and leaves other links and content alone', async () => {
+    const body = [
+      '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:a="http://www.w3.org/2005/Atom"><title>T</title>',
+      '<link>\n  https://site.example/?a=1&amp;b="2"\n</link>',
+      '<entry><title>Empty</title><id>urn:1</id><link/><link >  </link></entry>',
+      '<entry><title>CDATA</title><id>urn:2</id><link><![CDATA[https://links.example/?q=<1>&r="2"]]></link></entry>',
+      '<entry><title>Prefixed</title><id>urn:3</id><a:link>https://prefixed.example/</a:link></entry>',
+      '<entry><title>Attributes</title><id>urn:4</id><link rel="alternate" href="https://attr.example/"/>',
+      '<link rel="related">https://ignored.example/</link></entry>',
+      '<entry><title>Content</title><id>urn:5</id><link href="https://c.example/"/>',
+      '<content type="html"><![CDATA[<p>See <link>this</link> and <a href="/x">that</a></p>]]></content></entry>',
+      '</feed>',
+    ].join('\n');
+    const { feed, items } = await parseFeed(body, { url: URL_ });
+    expect(feed.link).toBe('https://site.example/?a=1&b=%222%22');
+    expect(items.map((item) => item.link)).toEqual([
+      null,
+      'https://links.example/?q=%3C1%3E&r=%222%22',
+      null,
+      'https://attr.example/',
+      'https://c.example/',
+    ]);
+    expect(summaryOf(items[4]!)).toBe('See this and [that](https://c.example/x)');
+  });
+
+  it('still points at the right line of a broken Atom feed after reading a text link', async () => {
+    const body = [
+      '<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>',
+      '<link>https://site.example/',
+      '</link>',
+      '<entry><title>Broken</entry>',
+      '</feed>',
+    ].join('\n');
+    const error = await failure(body);
+    expect(error).toBeInstanceOf(MalformedFeedError);
+    expect((error as MalformedFeedError).line).toBe(4);
   });
 });
 

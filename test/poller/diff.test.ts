@@ -29,7 +29,8 @@ function item(spec: ItemSpec): FeedItem {
     published,
     author: null,
     categories: [],
-    summary: null,
+    content: [],
+    contentBase: null,
     image: null,
   };
 }

@@ -68,7 +68,8 @@ function item(id: string, published: string | null): FeedItem {
     published,
     author: null,
     categories: [],
-    summary: null,
+    content: [],
+    contentBase: null,
     image: null,
   };
 }

@@ -39,7 +39,8 @@ function item(id: string): FeedItem {
     published: '2024-01-01T00:00:00.000Z',
     author: null,
     categories: [],
-    summary: null,
+    content: [],
+    contentBase: null,
     image: null,
   };
 }
