@@ -86,6 +86,8 @@ export interface CycleMeasurement {
   outcomes: Record<string, number>;
   queued: number;
   storeReads: number;
+  /** Database commits during the cycle (writes waiting at the same moment share one). */
+  storeCommits: number;
   storeWrites: number;
   /** Most checks seen at once that had fetched and parsed their feed and waited for the store. */
   maxWaitingForStore: number;
@@ -344,6 +346,7 @@ async function measureCycle(): Promise<CycleMeasurement> {
     outcomes,
     queued,
     storeReads: stats.reads - before.stats.reads,
+    storeCommits: stats.commits - before.stats.commits,
     storeWrites: stats.writes - before.stats.writes,
     cycleRssMb: sampled.rssMb,
     maxWaitingForStore: sampled.backlog,

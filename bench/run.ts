@@ -669,6 +669,8 @@ function render(results: BenchResults): string {
       'naive',
       'writes',
       'writes/feed',
+      'commits',
+      'reads',
       'cycle RSS MB',
     ],
   ];
@@ -688,6 +690,8 @@ function render(results: BenchResults): string {
       r.naive ? r.naive.cpuSecondsPer1000.toFixed(2) : '–',
       fmt(r.herald.storeWrites),
       r.herald.writesPerFeed.toFixed(2),
+      fmt(r.herald.storeCommits),
+      fmt(r.herald.storeReads),
       fmt(r.herald.cycleRssMb),
     ]);
   }
