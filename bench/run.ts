@@ -3,7 +3,7 @@
  * naive baseline and the HTTP limit, on this machine, with every part in its own process:
  * the feed server, the local Discord, Herald, and each baseline. See bench/README.md.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import type { BaselineInit, BaselineMeasurement, ParseMeasurement } from './baseline-worker';
@@ -46,7 +46,7 @@ interface Options {
   cpuProfile: boolean;
   scenarios: Scenario[];
   delivery: boolean;
-  /** Node flags for the Herald processes, e.g. `--max-old-space-size=128`. */
+  /** Node flags for the Herald processes: by default those of `npm start`. */
   heraldNodeFlags: string[];
   /** Experiment: at most this many feed checks in flight (the product starts every due check at once). */
   boundChecks: number | null;
@@ -67,7 +67,24 @@ const CHANGED_SHARE = 0.01;
 const USAGE = `usage: npm run bench -- [--feeds N] [--json] [--scaling 1000,5000,20000|none]
                        [--validator-share 0..1] [--concurrency 32] [--host-concurrency 4]
                        [--scenarios cold,warm-304,warm-unchanged,changed-1%] [--no-delivery] [--cpu-prof]
-                       [--herald-node-flags "--max-old-space-size=128"] [--bound-checks 64]`;
+                       [--herald-node-flags "--max-old-space-size=128"|none] [--bound-checks 64]`;
+
+/**
+ * The Node flags `npm start` gives Herald (heap tuning), read from package.json so the bench
+ * measures the process users run.
+ */
+function startScriptNodeFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    scripts?: Record<string, string>;
+  };
+  const words = (manifest.scripts?.start ?? '').split(/\s+/);
+  const flags: string[] = [];
+  for (const word of words.slice(words.indexOf('node') + 1)) {
+    if (!word.startsWith('--') || word === '--import') break;
+    flags.push(word);
+  }
+  return flags;
+}
 
 function parseArgs(argv: readonly string[]): Options {
   const options: Options = {
@@ -82,7 +99,7 @@ function parseArgs(argv: readonly string[]): Options {
     cpuProfile: false,
     scenarios: [...SCENARIOS],
     delivery: true,
-    heraldNodeFlags: [],
+    heraldNodeFlags: startScriptNodeFlags(),
     boundChecks: null,
   };
   const value = (i: number, name: string): string => {
@@ -140,7 +157,9 @@ function parseArgs(argv: readonly string[]): Options {
         options.boundChecks = count(value(i++, arg), arg, 1);
         break;
       case '--herald-node-flags':
-        options.heraldNodeFlags = value(i++, arg).split(/\s+/).filter(Boolean);
+        options.heraldNodeFlags = value(i++, arg)
+          .split(/\s+/)
+          .filter((flag) => flag !== '' && flag !== 'none');
         break;
       case '--help':
         process.stdout.write(`${USAGE}\n`);

@@ -118,5 +118,7 @@ function cutBetweenWords(text: string, maxChars: number): string {
   if (text.length <= maxChars) return text;
   const head = text.slice(0, maxChars);
   if (text.charAt(maxChars) === ' ') return head.trimEnd();
-  return head.replace(/\S+$/, '').trimEnd() || head;
+  // Whitespace is collapsed to single spaces by now; a /\S+$/ search would be quadratic in a long word.
+  const lastSpace = head.lastIndexOf(' ');
+  return lastSpace > 0 ? head.slice(0, lastSpace).trimEnd() : head;
 }

@@ -76,17 +76,17 @@ describe('writes', () => {
     const { kv } = await openKeyValueStore(`sqlite://${file}`);
     const before = kv.stats();
 
-    await Promise.all(Array.from({ length: 200 }, (_, n) => kv.set(`feed:${n}`, { n })));
+    await Promise.all(Array.from({ length: 1_000 }, (_, n) => kv.set(`feed:${n}`, { n })));
 
     const after = kv.stats();
-    expect(after.writes - before.writes).toBe(200);
+    expect(after.writes - before.writes).toBe(1_000);
     expect(after.commits - before.commits).toBeLessThanOrEqual(2);
     const rows = await onSecondConnection<{ n: number }>(
       file,
       'SELECT count(*) AS n FROM keyv WHERE key LIKE ?',
       'feed:%',
     );
-    expect(rows[0]?.n).toBe(200);
+    expect(rows[0]?.n).toBe(1_000);
     await kv.close();
   });
 
