@@ -186,8 +186,28 @@ export function assignIdentities(items: readonly ItemDraft[]): FeedItem[] {
   // Comparing the contents themselves rather than their hashes: no hashing for every item of
   // every fetch, and no chance of a collision hiding a real post. Summaries are compared only
   // between items equal in every other field, so a normal fetch converts no HTML here.
+  const unique = haveDistinctGuids(items) ? items : withoutRepeats(items);
+  const keys = itemKeys(unique);
+  return unique.map((item, index) => {
+    const itemKeyList = keys[index] ?? [contentKey(item)];
+    return { id: itemKeyList[0] ?? contentKey(item), keys: itemKeyList, ...item };
+  });
+}
+
+/** Whether every item has a guid no other item has: then no two can be the same entry repeated. */
+function haveDistinctGuids(items: readonly ItemDraft[]): boolean {
+  const guids = new Set<string>();
+  for (const { guid } of items) {
+    if (guid === null || guids.has(guid)) return false;
+    guids.add(guid);
+  }
+  return true;
+}
+
+/** The items without the entries repeated byte for byte, first occurrences kept, in order. */
+function withoutRepeats(items: readonly ItemDraft[]): readonly ItemDraft[] {
   const kept = new Map<string, ItemDraft[]>();
-  const unique = items.filter((item) => {
+  return items.filter((item) => {
     const shown = shownFieldsOf(item);
     const twins = kept.get(shown);
     if (twins === undefined) {
@@ -197,10 +217,5 @@ export function assignIdentities(items: readonly ItemDraft[]): FeedItem[] {
     if (twins.some((twin) => sameSummary(twin, item))) return false;
     twins.push(item);
     return true;
-  });
-  const keys = itemKeys(unique);
-  return unique.map((item, index) => {
-    const itemKeyList = keys[index] ?? [contentKey(item)];
-    return { id: itemKeyList[0] ?? contentKey(item), keys: itemKeyList, ...item };
   });
 }
