@@ -61,6 +61,12 @@ const PROFILE_DIR = path.join(tmpdir(), 'herald-bench-profiles');
 /** Passes of the HTTP limit loop per scenario; the fastest counts (a single short pass is noisy). */
 const LIMIT_PASSES = 3;
 
+/** Passes of Herald's warm cycles (which find the feeds as the last one left them); the fastest counts. */
+const HERALD_WARM_PASSES = 3;
+
+/** Scenarios a cycle leaves as it found them, so they can be run again. */
+const REPEATABLE_SCENARIOS: ReadonlySet<Scenario> = new Set(['warm-304', 'warm-unchanged']);
+
 /** Share of feeds that publish one item before the "changed" cycle. */
 const CHANGED_SHARE = 0.01;
 
@@ -376,13 +382,21 @@ async function pollRun(
   try {
     for (const scenario of scenarios) {
       const changed = await prepareScenario(world, scenario, indices);
-      await feedServer.call('takeStats');
       const mark = await discord.call<DeliveryMark>('mark');
       world.progress(`${feeds} feeds: ${scenario}: Herald`);
-      const cycle = await herald.call<CycleMeasurement>('cycle', {
-        profile: profileFile(world, `${feeds}-${scenario}`),
-      });
-      const server = await feedServer.call<FeedServerStats>('takeStats');
+      // Warm cycles can be repeated as they are: like the HTTP limit, the fastest of a few counts.
+      const passes = REPEATABLE_SCENARIOS.has(scenario) ? HERALD_WARM_PASSES : 1;
+      let best: { cycle: CycleMeasurement; server: FeedServerStats } | null = null;
+      for (let pass = 0; pass < passes; pass++) {
+        await feedServer.call('takeStats');
+        const measured = await herald.call<CycleMeasurement>('cycle', {
+          ...(pass === 0 ? { profile: profileFile(world, `${feeds}-${scenario}`) } : {}),
+        });
+        const stats = await feedServer.call<FeedServerStats>('takeStats');
+        if (!best || measured.pollMs < best.cycle.pollMs) best = { cycle: measured, server: stats };
+      }
+      if (!best) throw new Error(`no ${scenario} cycle ran`);
+      const { cycle, server } = best;
       const result: ScenarioResult = {
         herald: {
           ...cycle,
