@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint';
 const discordFreeZones = ['src/feeds/**', 'src/store/**', 'src/poller/**'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'bench/results*.json', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'dist/**', 'bench/results*.json', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -96,6 +96,9 @@ export interface CycleMeasurement {
   /** Peak RSS of the process so far (MB). */
   peakRssMb: number;
   heapUsedMb: number;
+  /** V8 heap reserved, and memory outside it (Buffers and other external allocations), at the end (MB). */
+  heapTotalMb: number;
+  externalMb: number;
 }
 
 /** What the delivery benchmark measured. */
@@ -351,7 +354,7 @@ async function measureCycle(): Promise<CycleMeasurement> {
     cycleRssMb: sampled.rssMb,
     maxWaitingForStore: sampled.backlog,
     peakRssMb: peakRssMb(),
-    heapUsedMb: process.memoryUsage().heapUsed / 1024 / 1024,
+    ...memoryAtEnd(),
   };
 }
 
@@ -430,3 +433,9 @@ serveCalls(
     await stop();
   },
 );
+
+function memoryAtEnd(): Pick<CycleMeasurement, 'heapUsedMb' | 'heapTotalMb' | 'externalMb'> {
+  const { heapUsed, heapTotal, external } = process.memoryUsage();
+  const mb = (bytes: number) => bytes / 1024 / 1024;
+  return { heapUsedMb: mb(heapUsed), heapTotalMb: mb(heapTotal), externalMb: mb(external) };
+}

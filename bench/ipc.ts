@@ -44,15 +44,19 @@ export interface SpawnOptions {
   nodeFlags?: readonly string[];
 }
 
-/** Forks `script` (a .ts file next to this one) under tsx and waits until it accepts calls. */
+/**
+ * Forks `script` (relative to this file) and waits until it accepts calls: a .ts file under tsx,
+ * a bundled .mjs with plain node, as `npm start` runs Herald.
+ */
 export async function spawnBenchProcess(
   name: string,
   script: string,
   options: SpawnOptions = {},
 ): Promise<BenchProcess> {
   const path = fileURLToPath(new URL(script, import.meta.url));
+  const loader = path.endsWith('.ts') ? ['--import', 'tsx'] : [];
   const child = fork(path, [], {
-    execArgv: ['--import', 'tsx', ...(options.nodeFlags ?? [])],
+    execArgv: [...loader, ...(options.nodeFlags ?? [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();

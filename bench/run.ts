@@ -6,6 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import type { BaselineInit, BaselineMeasurement, ParseMeasurement } from './baseline-worker';
 import {
   GLOBAL_LIMIT,
@@ -264,13 +266,38 @@ function profileFile(world: World, label: string): string | undefined {
   return file;
 }
 
+let heraldWorkerBundle: Promise<string> | undefined;
+
+/**
+ * The Herald worker bundled like `npm run build` bundles Herald (esbuild, packages external), so it
+ * runs on plain node as `npm start` does: no TypeScript loader thread, whose ~35 MB would count
+ * in Herald's memory. Built once per bench run, next to the product's bundle in dist/.
+ */
+function bundledHeraldWorker(): Promise<string> {
+  heraldWorkerBundle ??= build({
+    entryPoints: [fileURLToPath(new URL('./herald-worker.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    packages: 'external',
+    sourcemap: true,
+    logLevel: 'warning',
+    outfile: fileURLToPath(new URL(HERALD_WORKER_BUNDLE, import.meta.url)),
+  }).then(() => HERALD_WORKER_BUNDLE);
+  return heraldWorkerBundle;
+}
+
+/** Where the bundled worker goes, relative to this file (one level below package.json, as version.ts expects). */
+const HERALD_WORKER_BUNDLE = '../dist/bench-herald-worker.mjs';
+
 async function startHerald(
   world: World,
   init: Omit<HeraldWorkerInit, 'port' | 'discord' | 'fetchConcurrency' | 'hostConcurrency'>,
   discord: { apiBase: string; token: string },
   label: string,
 ): Promise<{ worker: BenchProcess; seedMs: number; startRssMb: number }> {
-  const worker = await spawnBenchProcess(`herald-${label}`, './herald-worker.ts', {
+  const worker = await spawnBenchProcess(`herald-${label}`, await bundledHeraldWorker(), {
     nodeFlags: world.options.heraldNodeFlags,
   });
   const started = await worker.call<{ seedMs: number; rssMb: number }>('start', {
