@@ -98,34 +98,22 @@ function candidateKeys(item: ItemDraft): CandidateKeys {
   };
 }
 
+/** What an item shows besides its summary and image, in the order the content key hashes them. */
+function leadingFields(item: ItemDraft): unknown[] {
+  return [item.guid, item.title, item.link, item.published, item.author, item.categories];
+}
+
 /**
  * Everything shown about an item, as one string: two items with the same one are the same entry
  * twice. The summary is converted here, so this is only for the rare item that needs a `c:` key.
  */
 function contentOf(item: ItemDraft): string {
-  return JSON.stringify([
-    item.guid,
-    item.title,
-    item.link,
-    item.published,
-    item.author,
-    item.categories,
-    summaryOf(item),
-    item.image,
-  ]);
+  return JSON.stringify([...leadingFields(item), summaryOf(item), item.image]);
 }
 
 /** Everything shown about an item but its summary, as one string: cheap to build for every item. */
 function shownFieldsOf(item: ItemDraft): string {
-  return JSON.stringify([
-    item.guid,
-    item.title,
-    item.link,
-    item.published,
-    item.author,
-    item.categories,
-    item.image,
-  ]);
+  return JSON.stringify([...leadingFields(item), item.image]);
 }
 
 /** Whether two items would show the same summary; raw text is compared first so equal items are not converted. */
