@@ -253,7 +253,8 @@ async function readPlainBody(body: Readable, maxBytes: number, url: string): Pro
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks, total);
+  // Most feed bodies arrive in one read: no copy then.
+  return chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, total);
 }
 
 /** One decompressor per coding, in the reverse of the order the server applied them. */
