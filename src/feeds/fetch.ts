@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { USER_AGENT } from '../version';
 import { BlockedLookupError, createGuardedLookup, isBlockedAddress } from './address-guard';
 import {
@@ -90,77 +90,80 @@ async function fetchFeed(
   validators: CacheValidators,
 ): Promise<FetchOutcome> {
   let current = checkUrl(requestedUrl, options.isBlocked);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+  const clock: Deadline = { timedOut: false, abortExchange: null };
+  const timer = setTimeout(() => {
+    clock.timedOut = true;
+    clock.abortExchange?.(new ExchangeTimedOut());
+  }, options.timeoutMs);
   const visited = new Set([current.href]);
   let permanent = true;
   let hops = 0;
   try {
     for (;;) {
-      const response = await requestOnce(agent, options, current, validators, controller.signal);
-      const headers = pickHeaders(response.headers);
-      const location = header(response.headers, 'location');
-
-      if (REDIRECT_STATUSES.has(response.statusCode) && location !== null) {
-        await drain(response.body, controller.signal);
+      const response = await exchange(agent, options, current, validators, clock);
+      if (response.kind === 'redirect') {
         hops += 1;
-        permanent &&= PERMANENT_REDIRECTS.has(response.statusCode);
-        const next = resolveLocation(location, current);
+        permanent &&= PERMANENT_REDIRECTS.has(response.status);
+        const next = resolveLocation(response.location, current);
         if (hops > MAX_REDIRECTS || visited.has(next)) throw new TooManyRedirectsError(requestedUrl, hops);
         visited.add(next);
         current = checkUrl(next, options.isBlocked);
         continue;
       }
-
       const base = {
         requestedUrl,
         url: current.href,
         permanentUrl: hops > 0 && permanent ? current.href : null,
-        status: response.statusCode,
-        headers,
+        status: response.status,
+        headers: response.headers,
       };
-      if (response.statusCode === 304) {
-        // Nothing follows a 304's headers, so reading "to the end" is immediate.
-        await drain(response.body, controller.signal);
-        return { kind: 'not-modified', ...base };
-      }
-      if (isSuccess(response.statusCode) && matches(validators, headers)) {
-        discard(response.body);
-        return { kind: 'not-modified', ...base };
-      }
-      if (!isSuccess(response.statusCode)) {
-        discard(response.body);
-        throw new FeedHttpError(current.href, response.statusCode, headers.retryAfter);
-      }
-      const declaredLength = Number(header(response.headers, 'content-length') ?? NaN);
-      if (declaredLength > options.maxBytes) {
-        // Refused before reading a byte: the server already told us it is too big.
-        discard(response.body);
-        throw new FeedTooLargeError(current.href, options.maxBytes);
-      }
-      const body = await readBody(
-        response.body,
-        header(response.headers, 'content-encoding'),
-        options.maxBytes,
-        current.href,
-        controller.signal,
-      );
-      return { kind: 'fetched', ...base, body };
+      if (response.kind === 'not-modified') return { kind: 'not-modified', ...base };
+      if (response.kind === 'refused')
+        throw new FeedHttpError(current.href, response.status, response.headers.retryAfter);
+      return { kind: 'fetched', ...base, body: response.body };
     }
   } catch (error) {
-    throw toFeedError(error, current.href, options.timeoutMs, controller.signal);
+    throw toFeedError(error, current.href, options.timeoutMs, clock.timedOut);
   } finally {
     clearTimeout(timer);
   }
 }
 
-function requestOnce(
+/** The one deadline of a fetch, across its redirects, and how to cut the exchange running now. */
+interface Deadline {
+  timedOut: boolean;
+  abortExchange: ((reason: Error) => void) | null;
+}
+
+/** The reason an exchange is aborted when the fetch's deadline passes. */
+class ExchangeTimedOut extends Error {
+  constructor() {
+    super('the fetch deadline passed');
+    this.name = 'ExchangeTimedOut';
+  }
+}
+
+/** What one request/response exchange came to, its body already read or dropped as the status asks. */
+type ExchangeResult =
+  | { kind: 'redirect'; status: number; location: string }
+  | { kind: 'not-modified'; status: number; headers: FetchHeaders }
+  | { kind: 'refused'; status: number; headers: FetchHeaders }
+  | { kind: 'fetched'; status: number; headers: FetchHeaders; body: Buffer };
+
+/**
+ * One request through undici's dispatcher API. A handler rather than `request()`: `request()` wraps
+ * every response, a body-less 304 included, in a Readable stream and an AbortSignal listener,
+ * which cost more than the exchange itself (measured: 26 µs of CPU per 304 through `dispatch`
+ * against 57 µs through `request()` and `body.dump()`). What to do with the body is decided from
+ * the status and headers as they arrive; compressed bodies still go through a stream pipeline.
+ */
+function exchange(
   agent: Agent,
   options: Settings,
   url: URL,
   validators: CacheValidators,
-  signal: AbortSignal,
-) {
+  clock: Deadline,
+): Promise<ExchangeResult> {
   const headers: Record<string, string> = {
     'user-agent': options.userAgent,
     accept: FEED_ACCEPT,
@@ -168,7 +171,146 @@ function requestOnce(
   };
   if (validators.etag) headers['if-none-match'] = validators.etag;
   if (validators.lastModified) headers['if-modified-since'] = validators.lastModified;
-  return request(url, { dispatcher: agent, method: 'GET', headers, signal });
+
+  return new Promise<ExchangeResult>((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | null = null;
+    let settled = false;
+    /** Set once the body's fate is known: how each chunk is handled, and what the end resolves to. */
+    let onChunk: (chunk: Buffer) => void = () => undefined;
+    let onEnd: () => void = () => undefined;
+    let onError: (error: Error) => void = () => undefined;
+
+    const finish = (result: ExchangeResult | Error) => {
+      if (settled) return;
+      settled = true;
+      clock.abortExchange = null;
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
+    const cut = (reason: Error) => {
+      if (controller && !controller.aborted) controller.abort(reason);
+    };
+    clock.abortExchange = (reason) => {
+      cut(reason);
+      onError(reason);
+      finish(reason);
+    };
+    if (clock.timedOut) {
+      finish(new ExchangeTimedOut());
+      return;
+    }
+
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(started) {
+        controller = started;
+        // The deadline may have passed while the request waited for a connection.
+        if (settled) started.abort(new ExchangeTimedOut());
+      },
+      onResponseStart(_controller, status, responseHeaders) {
+        if (status < 200) return; // 1xx: the real answer follows.
+        const picked = pickHeaders(responseHeaders);
+        const location = header(responseHeaders, 'location');
+        if (REDIRECT_STATUSES.has(status) && location !== null) {
+          readToEnd({ kind: 'redirect', status, location });
+        } else if (status === 304) {
+          readToEnd({ kind: 'not-modified', status, headers: picked });
+        } else if (isSuccess(status) && matches(validators, picked)) {
+          drop({ kind: 'not-modified', status, headers: picked });
+        } else if (!isSuccess(status)) {
+          drop({ kind: 'refused', status, headers: picked });
+        } else if (Number(header(responseHeaders, 'content-length') ?? NaN) > options.maxBytes) {
+          // Refused before reading a byte: the server already told us it is too big.
+          fail(new FeedTooLargeError(url.href, options.maxBytes));
+        } else {
+          collect(status, picked, header(responseHeaders, 'content-encoding'));
+        }
+      },
+      onResponseData(_controller, chunk) {
+        onChunk(chunk);
+      },
+      onResponseEnd() {
+        onEnd();
+      },
+      onResponseError(_controller, error) {
+        onError(error);
+        finish(error);
+      },
+    };
+
+    /**
+     * Reads a body we do not need (a redirect's page, a 304's nothing) to its end, so the
+     * connection goes back to the pool; past DRAIN_LIMIT it is dropped with its connection.
+     */
+    function readToEnd(result: ExchangeResult): void {
+      let read = 0;
+      onChunk = (chunk) => {
+        read += chunk.length;
+        if (read > DRAIN_LIMIT) {
+          finish(result);
+          cut(new Error('unwanted body too long to keep the connection'));
+        }
+      };
+      onEnd = () => finish(result);
+    }
+
+    /** Answers at once and drops the body with its connection. */
+    function drop(result: ExchangeResult): void {
+      finish(result);
+      cut(new Error('body not wanted'));
+    }
+
+    function fail(error: Error): void {
+      finish(error);
+      cut(error);
+    }
+
+    function collect(status: number, picked: FetchHeaders, contentEncoding: string | null): void {
+      let stages: Duplex[];
+      try {
+        stages = decoders(contentEncoding, url.href);
+      } catch (error) {
+        fail(error as Error);
+        return;
+      }
+      if (stages.length === 0) {
+        collectPlain(status, picked);
+        return;
+      }
+      // A stream pipeline only for compressed bodies: the decompressors are streams, and back
+      // pressure keeps a compression bomb from being inflated much beyond the cap.
+      const source = new Readable({
+        read() {
+          controller?.resume();
+        },
+      });
+      onChunk = (chunk) => {
+        if (!source.push(chunk)) controller?.pause();
+      };
+      onEnd = () => source.push(null);
+      onError = (error) => source.destroy(error);
+      inflate(source, stages, options.maxBytes, url.href).then(
+        (body) => finish({ kind: 'fetched', status, headers: picked, body }),
+        (error: unknown) => fail(error as Error),
+      );
+    }
+
+    function collectPlain(status: number, picked: FetchHeaders): void {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      onChunk = (chunk) => {
+        total += chunk.length;
+        if (total > options.maxBytes) fail(new FeedTooLargeError(url.href, options.maxBytes));
+        else chunks.push(chunk);
+      };
+      onEnd = () => {
+        // Most feed bodies arrive in one read: no copy then.
+        const body = chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, total);
+        finish({ kind: 'fetched', status, headers: picked, body });
+      };
+    }
+
+    agent.dispatch({ origin: url.origin, path: url.pathname + url.search, method: 'GET', headers }, handler);
+  });
 }
 
 /** Refuses what must never reach the network: bad syntax, other schemes, credentials, blocked IP literals. */
@@ -206,55 +348,22 @@ function resolveLocation(location: string, base: URL): string {
   }
 }
 
-/** Streams the body through the decompressors and stops the moment the inflated size passes the cap. */
-async function readBody(
-  body: Readable,
-  contentEncoding: string | null,
-  maxBytes: number,
-  url: string,
-  signal: AbortSignal,
-): Promise<Buffer> {
-  let stages: Duplex[];
-  try {
-    stages = decoders(contentEncoding, url);
-  } catch (error) {
-    discard(body);
-    throw error;
-  }
-  if (stages.length === 0) return readPlainBody(body, maxBytes, url);
+/** Streams a compressed body through the decompressors and stops the moment the inflated size passes the cap. */
+async function inflate(source: Readable, stages: Duplex[], maxBytes: number, url: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   const collect = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       total += chunk.length;
-      // Failing here makes pipeline destroy the decompressors and the socket, so a compression
+      // Failing here makes pipeline destroy the decompressors and the source, so a compression
       // bomb is never inflated much beyond the cap.
       if (total > maxBytes) return callback(new FeedTooLargeError(url, maxBytes));
       chunks.push(chunk);
       callback();
     },
   });
-  await pipeline([body, ...stages, collect], { signal });
+  await pipeline([source, ...stages, collect]);
   return Buffer.concat(chunks, total);
-}
-
-/**
- * The common case, an uncompressed body, without a stream pipeline (which costs more than the
- * copy). The request's abort signal still ends it: undici destroys the body on abort.
- */
-async function readPlainBody(body: Readable, maxBytes: number, url: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > maxBytes) {
-      discard(body);
-      throw new FeedTooLargeError(url, maxBytes);
-    }
-    chunks.push(chunk);
-  }
-  // Most feed bodies arrive in one read: no copy then.
-  return chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, total);
 }
 
 /** One decompressor per coding, in the reverse of the order the server applied them. */
@@ -303,9 +412,10 @@ async function* inflateEitherDeflate(source: AsyncIterable<Buffer>): AsyncGenera
   }
 }
 
-function toFeedError(error: unknown, url: string, timeoutMs: number, signal: AbortSignal): FeedError {
+function toFeedError(error: unknown, url: string, timeoutMs: number, timedOut: boolean): FeedError {
   if (error instanceof FeedError) return error;
-  if (signal.aborted) return new FeedTimeoutError(url, timeoutMs, { cause: error });
+  if (timedOut || error instanceof ExchangeTimedOut)
+    return new FeedTimeoutError(url, timeoutMs, { cause: error });
   if (error instanceof BlockedLookupError)
     return new BlockedAddressError(url, error.address, { cause: error });
   const code = errorCode(error);
@@ -339,23 +449,8 @@ function errorCode(error: unknown): string | null {
   return found;
 }
 
-/** Drops a body we will not read; undici reports that as an abort, which nobody needs to hear. */
-function discard(body: Readable): void {
-  body.on('error', () => undefined);
-  body.destroy();
-}
-
 /** Largest unwanted body (a redirect's page) read to keep its connection. */
 const DRAIN_LIMIT = 64 * 1024;
-
-/**
- * Reads a body we do not need to its end, so the connection goes back to the pool. Destroying it
- * instead would make undici build an abort error with a stack trace for every 304, which costs
- * more than the whole exchange; bodies over DRAIN_LIMIT are dropped with their connection.
- */
-async function drain(body: Dispatcher.ResponseData['body'], signal: AbortSignal): Promise<void> {
-  await body.dump({ limit: DRAIN_LIMIT, signal }).catch(() => undefined);
-}
 
 function isSuccess(status: number): boolean {
   return status >= 200 && status < 300;

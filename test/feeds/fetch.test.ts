@@ -97,6 +97,33 @@ describe('conditional requests', () => {
     expect(server.requestsTo('/dated.xml')[1]?.headers['if-modified-since']).toBe(date);
   });
 
+  it('reuses its connections for a feed checked again and again, through 304s and short redirects', async () => {
+    server.serve('/kept.xml', { body: RSS, etag: '"k1"' });
+    server.redirect('/kept-old', '/kept.xml', 302);
+    const feeds = source();
+
+    await feeds.fetch(server.url('/kept.xml'));
+    for (let check = 0; check < 3; check += 1) {
+      await expect(feeds.fetch(server.url('/kept.xml'), { etag: '"k1"' })).resolves.toMatchObject({
+        kind: 'not-modified',
+      });
+    }
+    await expect(feeds.fetch(server.url('/kept-old'), { etag: '"k1"' })).resolves.toMatchObject({
+      kind: 'not-modified',
+      url: server.url('/kept.xml'),
+    });
+
+    const ports = new Set(
+      server.requests
+        .filter((request) => request.path.startsWith('/kept'))
+        .map((request) => request.clientPort),
+    );
+    expect(server.requests.filter((request) => request.path.startsWith('/kept'))).toHaveLength(6);
+    // undici's pool may open a second connection before it sees the first one free again; what
+    // matters is that checks reuse them instead of dialling once per request.
+    expect(ports.size).toBeLessThanOrEqual(2);
+  });
+
   it('treats a 200 that repeats the ETag it was sent as not modified, without a body', async () => {
     server.serve('/ignores-etag.xml', { body: RSS, headers: { etag: 'W/"abc"' } });
     const outcome = await source().fetch(server.url('/ignores-etag.xml'), { etag: 'W/"abc"' });

@@ -11,6 +11,8 @@ export interface RecordedRequest {
   /** Path and query, as sent. */
   path: string;
   headers: IncomingHttpHeaders;
+  /** The client's port: requests that share it came over one kept-alive connection. */
+  clientPort: number | undefined;
   /**
    * Settles when the exchange ends: `completed` once the whole response was handed to the
    * socket, `aborted` when the connection closed first (the client gave up, or the server was
@@ -80,7 +82,13 @@ export async function startFeedServer(options: { host?: string } = {}): Promise<
       res.once('close', () => resolve(res.writableFinished ? 'completed' : 'aborted'));
     });
     const path = req.url ?? '/';
-    requests.push({ method: req.method ?? 'GET', path, headers: req.headers, outcome });
+    requests.push({
+      method: req.method ?? 'GET',
+      path,
+      headers: req.headers,
+      clientPort: req.socket.remotePort,
+      outcome,
+    });
     const handler = routes.get(path.split('?')[0] ?? path);
     if (!handler) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
