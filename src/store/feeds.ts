@@ -56,7 +56,8 @@ export interface FeedStateRepository {
 
 /** Builds the feed state repository over a key-value store. */
 export function createFeedStateRepository(kv: KeyValueStore): FeedStateRepository {
-  const listUrls = async () => (await kv.get<string[]>(storeKeys.feedIndex)) ?? [];
+  // A copy: the cached index is shared and frozen, and callers sort what they get.
+  const listUrls = async () => [...((await kv.get<string[]>(storeKeys.feedIndex)) ?? [])];
   return {
     get: (url) => kv.get<FeedState>(storeKeys.feedState(url)),
     async listAll() {

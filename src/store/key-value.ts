@@ -18,6 +18,10 @@ export interface StoreStats {
  * read-modify-write, and operation counters.
  */
 export interface KeyValueStore {
+  /**
+   * Reads a value. A cached key's value is shared and deep-frozen (copy it to change it, as every
+   * repository does with `{ ...current }`); other values are fresh copies.
+   */
   get<T>(key: string): Promise<T | undefined>;
   /** Reads many keys in batches; the result lines up with `keys`. */
   getMany<T>(keys: readonly string[]): Promise<Array<T | undefined>>;
@@ -41,13 +45,27 @@ export interface KeyValueStoreOptions {
   /**
    * Whether a key's value is kept in memory once read or written. Herald is the only writer of its
    * database, so a cached value is never stale; small records read on every poll (feed state,
-   * subscriptions, indexes) are worth it, large ones (seen keys, recent items, outboxes) are not.
+   * subscriptions, indexes, outboxes) are worth it, large ones (seen keys, recent items) are not.
    */
   cacheKey?: (key: string) => boolean;
 }
 
 // Keeps each backend query's JSON parameter and result of a modest size.
 const GET_MANY_BATCH = 500;
+
+/** A cached value already decoded: shared by every reader, so frozen. */
+class Decoded {
+  constructor(readonly value: unknown) {}
+}
+
+/** Freezes a decoded JSON value and everything in it (plain objects and arrays only, no cycles). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const member of Object.values(value)) deepFreeze(member);
+    Object.freeze(value);
+  }
+  return value;
+}
 
 /** Writes waiting for the same commit: the newest encoded value per key, or null for a delete. */
 interface Batch {
@@ -86,8 +104,12 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
   const mutex = createKeyedMutex();
   const inFlight = new Set<Promise<unknown>>();
   const counters: StoreStats = { reads: 0, writes: 0, commits: 0 };
-  /** Encoded values of cached keys; null when the key is known to be absent. */
-  const cache = new Map<string, string | null>();
+  /**
+   * Cached keys: the value decoded and frozen once read (a 304 check reads its feed's state and
+   * subscriptions without parsing JSON), or encoded as written until the next read decodes it
+   * (the writer's object stays its own); null when the key is known to be absent.
+   */
+  const cache = new Map<string, Decoded | string | null>();
   let open: Batch | undefined;
   let committing: Batch | undefined;
   let flushScheduled = false;
@@ -103,18 +125,33 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
     return promise;
   }
 
-  /** What this process last wrote or read for `key`: encoded text, null (absent), or undefined (ask the database). */
-  function known(key: string): string | null | undefined {
+  /**
+   * What this process last wrote or read for `key`: a decoded value, encoded text, null (absent),
+   * or undefined (ask the database). Writes update the cache at once, so a cached key needs no
+   * look at the pending batches.
+   */
+  function known(key: string): Decoded | string | null | undefined {
+    if (cacheKey(key)) return cache.get(key);
     if (open?.writes.has(key)) return open.writes.get(key);
     if (committing?.writes.has(key)) return committing.writes.get(key);
-    return cache.get(key);
+    return undefined;
   }
 
-  function remember(key: string, value: unknown): void {
+  /** The value `known` found, decoded (and, for a cached key, frozen and kept decoded). */
+  function valueOf<T>(key: string, entry: Decoded | string | null): T | undefined {
+    if (entry === null) return undefined;
+    if (entry instanceof Decoded) return entry.value as T;
+    const value = decodeValue<T>(entry);
+    if (!cacheKey(key)) return value;
+    cache.set(key, new Decoded(deepFreeze(value)));
+    return value;
+  }
+
+  function remember<T>(key: string, value: T | undefined): T | undefined {
     // A write that started meanwhile already put the newer value in the cache.
-    if (cacheKey(key) && !cache.has(key) && known(key) === undefined) {
-      cache.set(key, value === undefined ? null : encodeValue(value));
-    }
+    if (!cacheKey(key) || cache.has(key)) return value;
+    cache.set(key, value === undefined ? null : new Decoded(deepFreeze(value)));
+    return value;
   }
 
   function write(key: string, encoded: string | null): Promise<void> {
@@ -173,16 +210,14 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
 
   const store: KeyValueStore = {
     get<T>(key: string) {
-      const text = known(key);
-      if (text !== undefined) {
+      const entry = known(key);
+      if (entry !== undefined) {
         if (state === 'closed') return Promise.reject(new StoreClosedError());
-        return Promise.resolve(text === null ? undefined : decodeValue<T>(text));
+        return Promise.resolve(valueOf<T>(key, entry));
       }
       return track(async () => {
         counters.reads++;
-        const value = (await keyv.get<T>(key)) ?? undefined;
-        remember(key, value);
-        return value;
+        return remember(key, (await keyv.get<T>(key)) ?? undefined);
       });
     },
     getMany<T>(keys: readonly string[]) {
@@ -190,18 +225,16 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
         const values: Array<T | undefined> = new Array<T | undefined>(keys.length);
         const missing: number[] = [];
         keys.forEach((key, index) => {
-          const text = known(key);
-          if (text === undefined) missing.push(index);
-          else values[index] = text === null ? undefined : decodeValue<T>(text);
+          const entry = known(key);
+          if (entry === undefined) missing.push(index);
+          else values[index] = valueOf<T>(key, entry);
         });
         for (let start = 0; start < missing.length; start += GET_MANY_BATCH) {
           const indexes = missing.slice(start, start + GET_MANY_BATCH);
           counters.reads++;
           const batch = await keyv.getMany<T>(indexes.map((index) => keys[index] as string));
           indexes.forEach((index, position) => {
-            const value = batch[position] ?? undefined;
-            values[index] = value;
-            remember(keys[index] as string, value);
+            values[index] = remember(keys[index] as string, batch[position] ?? undefined);
           });
         }
         return values;
@@ -220,6 +253,16 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
       return mutex.run(key, fn);
     },
     update<T>(key: string, fn: (current: T | undefined) => T | undefined) {
+      const entry = cacheKey(key) && !mutex.holds(key) ? cache.get(key) : undefined;
+      if (entry !== undefined && state === 'open') {
+        // Read, change and write with no await in between: nothing can interleave, so the lock
+        // (three promise hops per write, on every poll) is not needed.
+        const current = valueOf<T>(key, entry);
+        const next = fn(current);
+        if (next === current) return Promise.resolve(current);
+        const written = next === undefined ? write(key, null) : write(key, encodeValue(next));
+        return written.then(() => next);
+      }
       return store.withLock(key, async () => {
         const current = await store.get<T>(key);
         const next = fn(current);

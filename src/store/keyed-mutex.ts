@@ -5,6 +5,8 @@ export interface KeyedMutex {
    * settles (even when it throws). Not reentrant: calling `run` on a key you already hold deadlocks.
    */
   run<T>(key: string, fn: () => Promise<T> | T): Promise<T>;
+  /** Whether `key` is held or waited for now. */
+  holds(key: string): boolean;
   /** Resolves once no key is held or waited for. */
   idle(): Promise<void>;
   /** How many keys are currently held or waited for. */
@@ -32,6 +34,9 @@ export function createKeyedMutex(): KeyedMutex {
         release();
         if (tails.get(key) === tail) tails.delete(key);
       }
+    },
+    holds(key) {
+      return tails.has(key);
     },
     async idle(): Promise<void> {
       while (tails.size > 0) await Promise.all(tails.values());

@@ -57,8 +57,10 @@ export function createOutboxRepository(kv: KeyValueStore, now: () => number): Ou
   // Every change to one subscription's queue holds that queue's key, so the queue and the index
   // are always changed together; the index is written before entries appear and after they are
   // gone, so a crash in between leaves at worst an empty queue in the index, never a lost one.
-  const read = async (subscriptionId: string) =>
-    (await kv.get<OutboxEntry[]>(storeKeys.outbox(subscriptionId))) ?? [];
+  // A copy of the queue (its entries stay shared and frozen): callers take entries off it.
+  const read = async (subscriptionId: string) => [
+    ...((await kv.get<OutboxEntry[]>(storeKeys.outbox(subscriptionId))) ?? []),
+  ];
 
   async function write(subscriptionId: string, entries: OutboxEntry[]): Promise<void> {
     if (entries.length > 0) {
@@ -97,7 +99,7 @@ export function createOutboxRepository(kv: KeyValueStore, now: () => number): Ou
     },
     list: read,
     async pendingSubscriptionIds() {
-      return (await kv.get<string[]>(storeKeys.outboxIndex)) ?? [];
+      return [...((await kv.get<string[]>(storeKeys.outboxIndex)) ?? [])];
     },
     remove(subscriptionId, itemKey) {
       return kv.withLock(storeKeys.outbox(subscriptionId), async () => {

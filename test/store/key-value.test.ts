@@ -171,18 +171,39 @@ describe('writes', () => {
 });
 
 describe('reads', () => {
-  it('answers repeated reads of a small record from memory, as a fresh copy each time', async () => {
+  it('answers repeated reads of a small record from memory, frozen so no reader can change it for the others', async () => {
     const { kv } = await openKeyValueStore(temp.urlOf('cache.sqlite'));
-    await kv.set('sub:s1', { id: 's1', paused: false });
+    const written = { id: 's1', paused: false, tags: ['a'] };
+    await kv.set('sub:s1', written);
+    written.paused = true; // the writer keeps its object: the store took a copy
     const before = kv.stats().reads;
 
-    const first = await kv.get<{ id: string; paused: boolean }>('sub:s1');
-    if (first) first.paused = true;
-    const second = await kv.get<{ id: string; paused: boolean }>('sub:s1');
+    const first = await kv.get<{ id: string; paused: boolean; tags: string[] }>('sub:s1');
+    expect(() => {
+      if (first) first.paused = true;
+    }).toThrow(TypeError);
+    expect(() => first?.tags.push('b')).toThrow(TypeError);
+    const second = await kv.get<{ id: string; paused: boolean; tags: string[] }>('sub:s1');
 
-    expect(second).toEqual({ id: 's1', paused: false });
+    expect(second).toEqual({ id: 's1', paused: false, tags: ['a'] });
     expect(kv.stats().reads).toBe(before);
     await kv.close();
+  });
+
+  it('updates a cached record from memory and keeps the update durable and ordered', async () => {
+    const url = temp.urlOf('cached-update.sqlite');
+    const { kv } = await openKeyValueStore(url);
+    await kv.set('feed:x', { checks: 0 });
+    const updates = Array.from({ length: 20 }, () =>
+      kv.update<{ checks: number }>('feed:x', (current) => ({ checks: (current?.checks ?? 0) + 1 })),
+    );
+    const results = await Promise.all(updates);
+    expect(results.map((result) => result?.checks)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    await kv.close();
+
+    const reopened = await openKeyValueStore(url);
+    expect(await reopened.kv.get('feed:x')).toEqual({ checks: 20 });
+    await reopened.kv.close();
   });
 
   it('reads seen keys and recent items from the database every time', async () => {
