@@ -164,6 +164,15 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
     return track(() => committed);
   }
 
+  /**
+   * Writes the value an update computed. The cache keeps its encoding, decoded on the next read,
+   * not the object itself: a string in it may be a slice of a whole feed body (V8 keeps the
+   * parent string alive for a slice), and 20,000 cached states held 1 GB that way.
+   */
+  function writeComputed(key: string, value: unknown): Promise<void> {
+    return write(key, value === undefined ? null : encodeValue(value));
+  }
+
   function scheduleFlush(): void {
     if (flushScheduled || committing) return;
     flushScheduled = true;
@@ -260,15 +269,14 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
         const current = valueOf<T>(key, entry);
         const next = fn(current);
         if (next === current) return Promise.resolve(current);
-        const written = next === undefined ? write(key, null) : write(key, encodeValue(next));
-        return written.then(() => next);
+        return writeComputed(key, next).then(() => next);
       }
       return store.withLock(key, async () => {
         const current = await store.get<T>(key);
         const next = fn(current);
         if (next === current) return current;
-        if (next === undefined) await store.delete(key);
-        else await store.set(key, next);
+        if (state === 'closed') throw new StoreClosedError();
+        await writeComputed(key, next);
         return next;
       });
     },
