@@ -36,7 +36,7 @@ import { storeKeys } from '../src/store/keys';
 import { openKeyValueStore } from '../src/store/keyv-store';
 import { USER_AGENT } from '../src/version';
 import type { BenchChannel } from './discord-server';
-import { cpuSeconds, peakRssMb, serveCalls } from './ipc';
+import { cpuSeconds, cpuSecondsByThread, peakRssMb, serveCalls } from './ipc';
 import { feedUrl } from './synthetic-feeds';
 
 /** What the orchestrator tells a worker at start. */
@@ -83,6 +83,8 @@ export interface CycleMeasurement {
   /** Until delivery was idle too (equal to pollMs when nothing was posted). */
   totalMs: number;
   cpuSeconds: number;
+  /** The part of cpuSeconds spent on the main thread (JavaScript) and on helper threads (GC, SQLite). */
+  cpuByThread: { main: number; others: number } | null;
   outcomes: Record<string, number>;
   queued: number;
   storeReads: number;
@@ -330,7 +332,12 @@ async function measureCycle(): Promise<CycleMeasurement> {
   };
   const fetchedBefore = run.counters.fetched;
   const sampler = sample(() => run.counters.fetched - fetchedBefore - done);
-  const before = { cpu: cpuSeconds(), stats: run.store.stats(), at: performance.now() };
+  const before = {
+    cpu: cpuSeconds(),
+    threads: cpuSecondsByThread(),
+    stats: run.store.stats(),
+    at: performance.now(),
+  };
   const due = Date.now();
   for (const url of run.urls) run.scheduler.schedule(url, due);
   await finished;
@@ -338,6 +345,7 @@ async function measureCycle(): Promise<CycleMeasurement> {
   await run.deliverer.idle();
   const totalMs = performance.now() - before.at;
   const cpu = cpuSeconds() - before.cpu;
+  const threads = cpuSecondsByThread();
   const stats = run.store.stats();
   run.onCheck = null;
   const sampled = sampler.stop();
@@ -346,6 +354,10 @@ async function measureCycle(): Promise<CycleMeasurement> {
     pollMs,
     totalMs,
     cpuSeconds: cpu,
+    cpuByThread:
+      threads && before.threads
+        ? { main: threads.main - before.threads.main, others: threads.others - before.threads.others }
+        : null,
     outcomes,
     queued,
     storeReads: stats.reads - before.stats.reads,

@@ -725,6 +725,7 @@ function render(results: BenchResults): string {
       'herald/limit',
       'naive/herald',
       'CPU s/1k: herald',
+      '(main+others)',
       'limit',
       'naive',
       'writes',
@@ -746,6 +747,9 @@ function render(results: BenchResults): string {
       r.heraldOverLimit !== undefined ? r.heraldOverLimit.toFixed(2) : '–',
       r.naiveOverHerald !== undefined ? `${r.naiveOverHerald.toFixed(1)}×` : '–',
       r.herald.cpuSecondsPer1000.toFixed(2),
+      r.herald.cpuByThread
+        ? `${((r.herald.cpuByThread.main / r.herald.feeds) * 1000).toFixed(2)}+${((r.herald.cpuByThread.others / r.herald.feeds) * 1000).toFixed(2)}`
+        : '–',
       r.limit ? r.limit.cpuSecondsPer1000.toFixed(2) : '–',
       r.naive ? r.naive.cpuSecondsPer1000.toFixed(2) : '–',
       fmt(r.herald.storeWrites),
