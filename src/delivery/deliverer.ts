@@ -84,6 +84,12 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   async function drain(subscriptionId: string): Promise<void> {
     while (!stopped && (allowance.get(subscriptionId) ?? 0) > 0) {
+      // The queue first: after nearly every check it is empty, and then nothing else is needed.
+      const [entry] = await store.outbox.list(subscriptionId);
+      if (!entry) {
+        allowance.delete(subscriptionId);
+        return;
+      }
       const subscription = await store.subscriptions.get(subscriptionId);
       if (!subscription) {
         await store.outbox.clear(subscriptionId);
@@ -91,11 +97,6 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         return;
       }
       if (subscription.paused) return;
-      const [entry] = await store.outbox.list(subscriptionId);
-      if (!entry) {
-        allowance.delete(subscriptionId);
-        return;
-      }
       const wait = entry.nextAttemptAt - now();
       if (wait > 0) {
         retryLater(subscriptionId, wait);
