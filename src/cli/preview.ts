@@ -9,7 +9,7 @@ import { createFeedSource } from '../feeds/fetch';
 import { decodeFeedBody } from '../feeds/decode';
 import { loadTypedUrl } from '../feeds/load-feed';
 import { parseFeed } from '../feeds/parse';
-import { summaryOf } from '../feeds/summary';
+import { imageOf, summaryOf } from '../feeds/summary';
 import type { Feed, FeedItem, ParsedFeed } from '../feeds/types';
 
 /** The documented `--json` shape of `npm run preview`. */
@@ -71,7 +71,7 @@ export function toPreviewJson({ feed, items }: ParsedFeed): PreviewJson {
       author: item.author,
       categories: item.categories,
       summary: summaryOf(item),
-      image: item.image,
+      image: imageOf(item),
     })),
     messages: items.map((item) => renderMessage(item, feed)),
   };

@@ -1,6 +1,6 @@
 import type { APIEmbed, RESTPostAPIChannelMessageJSONBody } from 'discord.js';
 import { escapeDiscordText } from '../feeds/html-to-markdown';
-import { summaryOf } from '../feeds/summary';
+import { imageOf, summaryOf } from '../feeds/summary';
 import type { Feed, FeedItem } from '../feeds/types';
 import { truncateMarkdown } from './truncate-markdown';
 
@@ -53,7 +53,7 @@ export function renderMessage(item: FeedItem, feed: Feed, options: RenderOptions
   if (summary) embed.description = truncateMarkdown(summary, descriptionLength);
   if (item.author) embed.author = { name: clip(item.author, DISCORD_LIMITS.embedAuthorName) };
   if (item.published) embed.timestamp = item.published;
-  const image = usableUrl(item.image);
+  const image = usableUrl(imageOf(item));
   if (image) embed.image = { url: image };
   const footer = feed.title.trim();
   if (footer) embed.footer = { text: clip(footer, DISCORD_LIMITS.embedFooterText) };

@@ -125,6 +125,8 @@ export function truncateHtml(html: string, maxChars: number): string {
   return lastTag > 0 ? head.slice(0, lastTag) : head.replace(/&[#\w]*$/, '');
 }
 
+const ABSOLUTE_HTTP_URL = /^https?:\/\//i;
+
 /** Resolves `href` against `base` and returns it only when it is an http(s) URL. */
 export function absoluteHttpUrl(href: string | null | undefined, base: string | null): string | null {
   if (typeof href !== 'string') return null;
@@ -132,7 +134,8 @@ export function absoluteHttpUrl(href: string | null | undefined, base: string | 
   if (!trimmed || /^data:/i.test(trimmed)) return null;
   let url: URL;
   try {
-    url = base ? new URL(trimmed, base) : new URL(trimmed);
+    // A base changes nothing for an address with a scheme and `//`, and parsing it costs as much again.
+    url = base && !ABSOLUTE_HTTP_URL.test(trimmed) ? new URL(trimmed, base) : new URL(trimmed);
   } catch {
     try {
       url = new URL(trimmed);
@@ -232,8 +235,13 @@ function tidy(text: string): string {
 }
 
 function collapseWhitespace(text: string): string {
-  return text.replace(/[\s\u00a0\u200b]+/g, ' ').trim();
+  // Most titles have only single spaces, and replacing each by itself costs several times more
+  // than looking for something else first.
+  return (UNCOLLAPSED_WHITESPACE.test(text) ? text.replace(/[\s\u00a0\u200b]+/g, ' ') : text).trim();
 }
+
+/** What `replace(/[\s\u00a0\u200b]+/g, ' ')` would change: a run of two or more, or any but a space. */
+const UNCOLLAPSED_WHITESPACE = /[\s\u200b]{2,}|[^\S ]|\u200b/;
 
 // ---------------------------------------------------------------------------------------------
 // Fast path. Most feed HTML is paragraphs, line breaks, emphasis, links, inline code and

@@ -4,7 +4,7 @@
  * (a repeated guid, every item linking to the home page) would make one of them invisible.
  */
 import { hash } from 'node:crypto';
-import { summaryOf } from './summary';
+import { imageOf, summaryOf } from './summary';
 import type { FeedItem } from './types';
 
 /** An item before identity is assigned: every {@link FeedItem} field except `id` and `keys`. */
@@ -73,8 +73,13 @@ function isTrackingParameter(rawName: string): boolean {
 
 /** Title as compared in fingerprints: NFKC, lower-cased, whitespace collapsed. */
 function normalizeTitle(title: string): string {
-  return title.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
+  const lower = title.normalize('NFKC').toLowerCase();
+  // Most titles have only single spaces, and replacing each by itself costs more than the rest.
+  return (UNCOLLAPSED_WHITESPACE.test(lower) ? lower.replace(/\s+/g, ' ') : lower).trim();
 }
+
+/** Whitespace that `replace(/\s+/g, ' ')` would change: a run of two or more, or any but a space. */
+const UNCOLLAPSED_WHITESPACE = /\s{2,}|[^\S ]/;
 
 interface CandidateKeys {
   guid: string | null;
@@ -108,12 +113,12 @@ function leadingFields(item: ItemDraft): unknown[] {
  * twice. The summary is converted here, so this is only for the rare item that needs a `c:` key.
  */
 function contentOf(item: ItemDraft): string {
-  return JSON.stringify([...leadingFields(item), summaryOf(item), item.image]);
+  return JSON.stringify([...leadingFields(item), summaryOf(item), imageOf(item)]);
 }
 
 /** Everything shown about an item but its summary, as one string: cheap to build for every item. */
 function shownFieldsOf(item: ItemDraft): string {
-  return JSON.stringify([...leadingFields(item), item.image]);
+  return JSON.stringify([...leadingFields(item), imageOf(item)]);
 }
 
 /** Whether two items would show the same summary; raw text is compared first so equal items are not converted. */

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { parseFeedDate } from './dates';
 import { MalformedFeedError, NotAFeedError } from './errors';
-import { absoluteHttpUrl, firstImageUrl } from './html-to-markdown';
+import { absoluteHttpUrl } from './html-to-markdown';
 import type { ItemDraft } from './identity';
 import { collapseWhitespace, hostOf, type FeedDraft } from './normalize';
 import { itemTexts } from './summary';
@@ -131,8 +131,8 @@ function draftItem(item: JsonItem, base: string | null, feedAuthor: string | nul
     image:
       absoluteHttpUrl(item.image, contentBase) ??
       absoluteHttpUrl(item.banner_image, contentBase) ??
-      attachmentImage(item.attachments, contentBase) ??
-      firstImageUrl(html, contentBase),
+      attachmentImage(item.attachments, contentBase),
+    imageHtml: [html],
   };
 }
 

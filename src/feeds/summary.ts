@@ -1,10 +1,16 @@
 /**
- * Item summaries, made when shown rather than when parsed. Parsing keeps each entry's text sources
- * ({@link ItemText}); converting HTML to Discord markdown is most of the cost of normalizing a feed,
- * and a fetch only ever announces its few new items, so only those are converted.
+ * Item summaries and pictures, made when shown rather than when parsed. Parsing keeps each entry's
+ * text sources ({@link ItemText}) and HTML; converting HTML to Discord markdown, or scanning it for
+ * a picture, is most of the cost of normalizing a feed, and a fetch only ever announces its few new
+ * items, so only those are converted.
  */
 import { decodeHTML } from 'entities';
-import { htmlToDiscordMarkdown, plainTextToDiscordMarkdown, truncateHtml } from './html-to-markdown';
+import {
+  firstImageUrl,
+  htmlToDiscordMarkdown,
+  plainTextToDiscordMarkdown,
+  truncateHtml,
+} from './html-to-markdown';
 import type { FeedItem, ItemText } from './types';
 
 /**
@@ -68,6 +74,26 @@ export function summaryOf(item: Pick<FeedItem, 'content' | 'contentBase'>): stri
   }
   made.set(item.content, { base: item.contentBase, summary });
   return summary;
+}
+
+/** Pictures already found, by the HTML they were found in (see {@link made}). */
+const foundImages = new WeakMap<readonly string[], { base: string | null; image: string | null }>();
+
+/**
+ * An item's picture: the one its feed names, else the first in its HTML ({@link FeedItem.imageHtml}),
+ * looked for on the first call; null when it has none.
+ */
+export function imageOf(item: Pick<FeedItem, 'image' | 'imageHtml' | 'contentBase'>): string | null {
+  if (item.image !== null || item.imageHtml === undefined) return item.image;
+  const cached = foundImages.get(item.imageHtml);
+  if (cached?.base === item.contentBase) return cached.image;
+  let image: string | null = null;
+  for (const html of item.imageHtml) {
+    image = firstImageUrl(html, item.contentBase);
+    if (image !== null) break;
+  }
+  foundImages.set(item.imageHtml, { base: item.contentBase, image });
+  return image;
 }
 
 /**

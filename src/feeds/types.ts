@@ -26,8 +26,8 @@ export interface ItemText {
 }
 
 /**
- * One entry of a feed, normalized; every field but `content` is safe to show in Discord as is
- * (`content` is raw text, shown through `summaryOf`).
+ * One entry of a feed, normalized; every field but `content` and `imageHtml` is safe to show in
+ * Discord as is (they are raw text, shown through `summaryOf` and `imageOf`).
  */
 export interface FeedItem {
   /** The primary identity key (the first of `keys`). Distinct within one fetch. */
@@ -55,8 +55,18 @@ export interface FeedItem {
   content: readonly ItemText[];
   /** Where relative URLs in `content` resolve, or null. */
   contentBase: string | null;
-  /** Absolute URL of the entry's picture, or null. */
+  /**
+   * Absolute URL of the picture the feed names for the entry (enclosure, media:content,
+   * media:thumbnail, itunes:image, JSON Feed image or attachment), or null. The picture shown is
+   * `imageOf(item)` in summary.ts, which falls back to the first picture in {@link imageHtml}.
+   */
   image: string | null;
+  /**
+   * The entry's HTML, whole, in the order a picture is looked for in it when the feed names none
+   * (full content before the teaser); relative URLs resolve against `contentBase`. Looking is left
+   * until the picture is shown, like the summary: a fetch shows only its few new items.
+   */
+  imageHtml?: readonly string[];
 }
 
 /** A feed and its items in document order. */

@@ -116,6 +116,14 @@ describe('renderMessage', () => {
     ]);
   });
 
+  it('shows the first picture of the item’s HTML when the feed names none', () => {
+    const embed = renderMessage(
+      item({ image: null, imageHtml: ['<p>Text</p><img src="/img/inline.png">'] }),
+      feed,
+    ).embeds?.[0];
+    expect(embed?.image).toEqual({ url: 'https://blog.example/img/inline.png' });
+  });
+
   it('drops links and images that are not http(s)', () => {
     const embed = renderMessage(item({ link: 'javascript:alert(1)', image: 'file:///etc/passwd' }), feed)
       .embeds![0]!;

@@ -190,6 +190,30 @@ describe('assignIdentities', () => {
     expect(items.map((item) => item.content)).toEqual([entry.content, html('<p>Other words</p>')]);
   });
 
+  it('keeps repeated entries that differ only in the picture found in their HTML', () => {
+    const entry = draft({
+      title: 'Same',
+      content: text('Same words'),
+      imageHtml: ['<img src="https://x.example/1.png">'],
+    });
+    const items = assignIdentities([
+      entry,
+      { ...entry, imageHtml: ['<img src="https://x.example/2.png">'] },
+      { ...entry, imageHtml: ['<p>Same words</p><img src="https://x.example/1.png">'] },
+    ]);
+    expect(items.map((item) => item.imageHtml)).toEqual([
+      ['<img src="https://x.example/1.png">'],
+      ['<img src="https://x.example/2.png">'],
+    ]);
+    expect(new Set(items.map((item) => item.id)).size).toBe(2);
+  });
+
+  it('fingerprints titles whatever their whitespace', () => {
+    const [a] = itemKeys([draft({ title: 'Hello\tthere \n world', published: '2024-01-01T00:00:00.000Z' })]);
+    const [b] = itemKeys([draft({ title: 'hello there world', published: '2024-01-01T00:00:00.000Z' })]);
+    expect(a).toEqual(b);
+  });
+
   it('gives distinct ids to every item of a fetch, in document order', () => {
     const drafts = [
       draft({ title: 'A' }),

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseFeedDate } from '../../src/feeds/dates';
 import { parseFeed } from '../../src/feeds/parse';
-import { MAX_SUMMARY_SOURCE_CHARS, summaryOf } from '../../src/feeds/summary';
+import { imageOf, MAX_SUMMARY_SOURCE_CHARS, summaryOf } from '../../src/feeds/summary';
 
 const FEED_URL = 'https://site.example/blog/feed.xml';
 
@@ -42,6 +42,8 @@ describe('parseFeedDate', () => {
     ['2024-01-02', '2024-01-02T00:00:00.000Z'],
     ['  2024-01-02T03:04:05Z \n', '2024-01-02T03:04:05.000Z'],
     ['January 2, 2024 10:00 AM', '2024-01-02T10:00:00.000Z'],
+    ['Tue,\t02 Jan  2024\n10:00:00   GMT', '2024-01-02T10:00:00.000Z'],
+    ['2024-01-02\u00a003:04:05', '2024-01-02T03:04:05.000Z'],
   ])('reads %j as %s', (input, expected) => {
     expect(parseFeedDate(input)).toBe(expected);
   });
@@ -119,15 +121,11 @@ describe('normalize: links', () => {
   it('resolves links, enclosures and content against xml:base', async () => {
     const { feed, items } = await parseFeed(fixture('parse-atom-xml-base.xml'), { url: FEED_URL });
     expect(feed.link).toBe('https://base.example/blog/');
-    expect(items[0]).toMatchObject({
-      link: 'https://base.example/blog/posts/1',
-      image: 'https://base.example/blog/img/cover.png',
-    });
+    expect(items[0]?.link).toBe('https://base.example/blog/posts/1');
+    expect(imageOf(items[0]!)).toBe('https://base.example/blog/img/cover.png');
     expect(summaryOf(items[0]!)).toBe('See [the other post](https://base.example/blog/other).');
-    expect(items[1]).toMatchObject({
-      link: 'https://cdn.base.example/x/y',
-      image: 'https://cdn.base.example/x/pic.jpg',
-    });
+    expect(items[1]?.link).toBe('https://cdn.base.example/x/y');
+    expect(imageOf(items[1]!)).toBe('https://cdn.base.example/x/pic.jpg');
   });
 
   it('picks the Atom alternate link over replies, self and enclosure links', async () => {
@@ -292,7 +290,7 @@ describe('normalize: summaries', () => {
 describe('normalize: images', () => {
   it('finds images in enclosures, media:content, media:thumbnail, media:group, itunes:image and content', async () => {
     const { items } = await parseFeed(fixture('parse-media-rss.xml'), { url: FEED_URL });
-    expect(items.map((item) => item.image)).toEqual([
+    expect(items.map(imageOf)).toEqual([
       'https://media.example/thumb1.jpg',
       'https://media.example/2.jpg',
       'https://media.example/thumb3.png',
@@ -309,14 +307,48 @@ describe('normalize: images', () => {
           '<description><![CDATA[<p><img src="cover.png"></p>]]></description></item>',
       ),
     );
-    expect(item.image).toBe('https://other.example/posts/7/cover.png');
+    expect(imageOf(item)).toBe('https://other.example/posts/7/cover.png');
   });
 
   it('reads an Atom enclosure link with an image type as the picture', async () => {
     const item = await firstItem(
       atom('<entry><id>1</id><link rel="enclosure" type="image/png" href="https://a.example/pic"/></entry>'),
     );
-    expect(item.image).toBe('https://a.example/pic');
+    expect(imageOf(item)).toBe('https://a.example/pic');
+  });
+
+  it('keeps a picture the feed names in `image`, and one only in the HTML for imageOf, full content first', async () => {
+    const { items } = await parseFeed(
+      rss(
+        '<item><title>a</title><link>https://site.example/a/</link>' +
+          '<description><![CDATA[<img src="teaser.png">]]></description>' +
+          '<content:encoded><![CDATA[<p>Text</p><img src="full.png">]]></content:encoded></item>' +
+          '<item><title>b</title><link>https://site.example/b/</link>' +
+          '<description><![CDATA[<img src="teaser.png">]]></description>' +
+          '<enclosure url="https://cdn.site.example/b.jpg" type="image/jpeg" length="0"/></item>',
+      ),
+      { url: FEED_URL },
+    );
+    expect(items.map((item) => item.image)).toEqual([null, 'https://cdn.site.example/b.jpg']);
+    expect(items.map(imageOf)).toEqual(['https://site.example/a/full.png', 'https://cdn.site.example/b.jpg']);
+  });
+
+  it('looks for an Atom picture in HTML content before the summary, never in plain text', async () => {
+    const { items } = await parseFeed(
+      atom(
+        '<entry><id>1</id><link href="https://a.example/1/"/>' +
+          '<summary type="html">&lt;img src="summary.png"&gt;</summary>' +
+          '<content type="html">&lt;img src="content.png"&gt;</content></entry>' +
+          '<entry><id>2</id><link href="https://a.example/2/"/>' +
+          '<summary type="html">&lt;img src="summary.png"&gt;</summary>' +
+          '<content>&lt;img src="text.png"&gt;</content></entry>',
+      ),
+      { url: FEED_URL },
+    );
+    expect(items.map(imageOf)).toEqual([
+      'https://a.example/1/content.png',
+      'https://a.example/2/summary.png',
+    ]);
   });
 
   it('has no image when only data: URIs are offered', async () => {
@@ -325,7 +357,7 @@ describe('normalize: images', () => {
         '<item><title>x</title><description><![CDATA[<img src="data:image/png;base64,AAAA">]]></description></item>',
       ),
     );
-    expect(item.image).toBeNull();
+    expect(imageOf(item)).toBeNull();
   });
 });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FeedError, MalformedFeedError, NotAFeedError } from '../../src/feeds/errors';
 import { looksLikeHtmlPage, parseFeed } from '../../src/feeds/parse';
-import { summaryOf } from '../../src/feeds/summary';
+import { imageOf, summaryOf } from '../../src/feeds/summary';
 
 const URL_ = 'https://feeds.example/feed';
 
@@ -51,8 +51,8 @@ describe('parseFeed: formats', () => {
       link: 'https://elsewhere.example/story',
       published: '2024-03-01T09:00:00.000Z',
       author: 'Feed Owner',
-      image: 'https://cdn.json.example/first.webp',
     });
+    expect(imageOf(items[1]!)).toBe('https://cdn.json.example/first.webp');
     expect(summaryOf(items[1]!)).toBe('Only HTML, with a [relative link](https://elsewhere.example/more).');
   });
 

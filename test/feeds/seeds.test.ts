@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseFeed } from '../../src/feeds/parse';
-import { summaryOf } from '../../src/feeds/summary';
+import { imageOf, summaryOf } from '../../src/feeds/summary';
 import type { ParsedFeed } from '../../src/feeds/types';
 
 function seed(name: string, url: string): Promise<ParsedFeed> {
@@ -15,7 +15,8 @@ const devto = () => seed('devto-forem-rss2.xml', 'https://dev.to/feed/epam_india
 function expectSafeForDiscord({ items }: ParsedFeed): void {
   for (const item of items) {
     expect(new URL(item.link ?? '').protocol).toBe('https:');
-    if (item.image !== null) expect(item.image).toMatch(/^https?:\/\//);
+    const image = imageOf(item);
+    if (image !== null) expect(image).toMatch(/^https?:\/\//);
     const summary = summaryOf(item);
     if (summary !== null) {
       expect(summary).not.toMatch(/@(?:everyone|here)/);
@@ -43,11 +44,11 @@ describe('seed: Hashnode RSS 2.0 (Buddha’s Blog)', () => {
 
   it('uses the enclosure covers as images, whatever their declared type', async () => {
     const { items } = await hashnode();
-    expect(items[0]?.image).toBe(
+    expect(imageOf(items[0]!)).toBe(
       'https://cdn.hashnode.com/res/hashnode/image/upload/v1766555778330/ab138b8f-2d73-48d6-aaf9-d8d2fa7d180a.png',
     );
     // A .webp cover declared as image/jpeg wins over the first <img> of the article.
-    expect(items[9]?.image).toBe(
+    expect(imageOf(items[9]!)).toBe(
       'https://cdn.hashnode.com/res/hashnode/image/upload/v1720368205498/63b0fe0c-bea5-4617-8ca1-14756480f7e4.webp',
     );
   });
@@ -104,8 +105,8 @@ describe('seed: Hexo Atom 1.0 (bmwlog)', () => {
 
   it('resolves relative images in the content under https://bmwant.link/', async () => {
     const { items } = await hexo();
-    expect(items[1]?.image).toBe('https://bmwant.link/images/python_channel.png');
-    const images = items.map((item) => item.image).filter((image): image is string => image !== null);
+    expect(imageOf(items[1]!)).toBe('https://bmwant.link/images/python_channel.png');
+    const images = items.map(imageOf).filter((image): image is string => image !== null);
     expect(images.length).toBeGreaterThan(10);
     expect(images.every((image) => image.startsWith('https://bmwant.link/'))).toBe(true);
   });

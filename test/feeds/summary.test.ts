@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { itemTexts, MAX_SUMMARY_SOURCE_CHARS, summaryOf, textExcerpt } from '../../src/feeds/summary';
+import {
+  imageOf,
+  itemTexts,
+  MAX_SUMMARY_SOURCE_CHARS,
+  summaryOf,
+  textExcerpt,
+} from '../../src/feeds/summary';
 import type { ItemText } from '../../src/feeds/types';
 
 const html = (text: string): ItemText => ({ text, type: 'html' });
@@ -38,6 +44,45 @@ describe('summaryOf', () => {
       'See [the next one](https://b.example/next)',
     );
     expect(summaryOf(item)).toBe('See [the next one](https://a.example/next)');
+  });
+});
+
+describe('imageOf', () => {
+  it('is the picture the feed names, whatever the HTML holds', () => {
+    expect(
+      imageOf({
+        image: 'https://cdn.example/named.png',
+        imageHtml: ['<img src="a.png">'],
+        contentBase: null,
+      }),
+    ).toBe('https://cdn.example/named.png');
+  });
+
+  it('else finds the first real picture in the HTML, in order, resolved against the item', () => {
+    const item = {
+      image: null,
+      imageHtml: [
+        '<p>No picture</p>',
+        '<img width="1" src="pixel.gif"><img src="cover.png">',
+        '<img src="late.png">',
+      ],
+      contentBase: 'https://blog.example/posts/1/',
+    };
+    expect(imageOf(item)).toBe('https://blog.example/posts/1/cover.png');
+    expect(imageOf({ ...item })).toBe('https://blog.example/posts/1/cover.png');
+    expect(imageOf({ ...item, contentBase: 'https://other.example/' })).toBe(
+      'https://other.example/cover.png',
+    );
+  });
+
+  it('is null without a picture, and the named one for items that keep no HTML', () => {
+    expect(
+      imageOf({ image: null, imageHtml: ['<img src="data:image/png;base64,AAAA">', ''], contentBase: null }),
+    ).toBeNull();
+    expect(imageOf({ image: null, contentBase: 'https://blog.example/' })).toBeNull();
+    expect(imageOf({ image: 'https://cdn.example/a.png', contentBase: null })).toBe(
+      'https://cdn.example/a.png',
+    );
   });
 });
 
