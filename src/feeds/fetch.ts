@@ -215,12 +215,12 @@ function exchange(
         } else if (status === 304) {
           readToEnd({ kind: 'not-modified', status, headers: picked });
         } else if (isSuccess(status) && matches(validators, picked)) {
-          drop({ kind: 'not-modified', status, headers: picked });
+          hangUp({ kind: 'not-modified', status, headers: picked });
         } else if (!isSuccess(status)) {
-          drop({ kind: 'refused', status, headers: picked });
+          hangUp({ kind: 'refused', status, headers: picked });
         } else if (Number(header(responseHeaders, 'content-length') ?? NaN) > options.maxBytes) {
           // Refused before reading a byte: the server already told us it is too big.
-          fail(new FeedTooLargeError(url.href, options.maxBytes));
+          hangUp(new FeedTooLargeError(url.href, options.maxBytes));
         } else {
           collect(status, picked, header(responseHeaders, 'content-encoding'));
         }
@@ -253,15 +253,10 @@ function exchange(
       onEnd = () => finish(result);
     }
 
-    /** Answers at once and drops the body with its connection. */
-    function drop(result: ExchangeResult): void {
-      finish(result);
-      cut(new Error('body not wanted'));
-    }
-
-    function fail(error: Error): void {
-      finish(error);
-      cut(error);
+    /** Answers at once (a result, or the error) and drops the body with its connection. */
+    function hangUp(outcome: ExchangeResult | Error): void {
+      finish(outcome);
+      cut(outcome instanceof Error ? outcome : new Error('body not wanted'));
     }
 
     function collect(status: number, picked: FetchHeaders, contentEncoding: string | null): void {
@@ -269,7 +264,7 @@ function exchange(
       try {
         stages = decoders(contentEncoding, url.href);
       } catch (error) {
-        fail(error as Error);
+        hangUp(error as Error);
         return;
       }
       if (stages.length === 0) {
@@ -290,7 +285,7 @@ function exchange(
       onError = (error) => source.destroy(error);
       inflate(source, stages, options.maxBytes, url.href).then(
         (body) => finish({ kind: 'fetched', status, headers: picked, body }),
-        (error: unknown) => fail(error as Error),
+        (error: unknown) => hangUp(error as Error),
       );
     }
 
@@ -299,7 +294,7 @@ function exchange(
       let total = 0;
       onChunk = (chunk) => {
         total += chunk.length;
-        if (total > options.maxBytes) fail(new FeedTooLargeError(url.href, options.maxBytes));
+        if (total > options.maxBytes) hangUp(new FeedTooLargeError(url.href, options.maxBytes));
         else chunks.push(chunk);
       };
       onEnd = () => {
