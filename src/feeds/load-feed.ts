@@ -34,6 +34,42 @@ export async function loadFeed(
   url: string,
   options: LoadOptions = {},
 ): Promise<LoadOutcome> {
+  const fetched = await fetchChanges(source, url, options);
+  if (fetched.kind !== 'changed') return fetched;
+  const { response, bodyHash } = fetched;
+  if (!options.discover) return { kind: 'parsed', parsed: await fetched.parse(), response, bodyHash };
+  const text = decodeFeedBody(response.body, response.headers.contentType);
+  if (looksLikeHtmlPage(text, response.headers.contentType)) return discoverFrom(source, text, response.url);
+  return { kind: 'parsed', parsed: await parseText(text, response, url), response, bodyHash };
+}
+
+/** Parses a fetched body; the feed's `url` is where it is to be stored. */
+async function parseText(text: string, response: FetchedOutcome, url: string): Promise<ParsedFeed> {
+  const parsed = await parseFeed(text, { url: response.url, contentType: response.headers.contentType });
+  parsed.feed.url = response.permanentUrl ?? url;
+  return parsed;
+}
+
+/** What a poll's fetch found: nothing new, or a changed body still to be parsed. */
+export type FetchedChanges =
+  | Exclude<LoadOutcome, { kind: 'parsed' }>
+  | {
+      kind: 'changed';
+      response: FetchedOutcome;
+      bodyHash: string;
+      /** Decodes and parses the body (throws a FeedError when it is not a feed). */
+      parse(): Promise<ParsedFeed>;
+    };
+
+/**
+ * Fetch and compare for one URL, leaving the parse to the caller: the poller first reads what it
+ * needs to record the result, so a parsed feed lives only while it is being recorded.
+ */
+export async function fetchChanges(
+  source: FeedSource,
+  url: string,
+  options: Omit<LoadOptions, 'discover'> = {},
+): Promise<FetchedChanges> {
   const response = await source.fetch(url, options.validators);
   if (response.kind === 'not-modified') return { kind: 'not-modified', response };
 
@@ -41,15 +77,12 @@ export async function loadFeed(
   if (options.previousBodyHash && options.previousBodyHash === bodyHash) {
     return { kind: 'unchanged', response, bodyHash };
   }
-
-  const text = decodeFeedBody(response.body, response.headers.contentType);
-  const storedUrl = response.permanentUrl ?? url;
-  if (options.discover && looksLikeHtmlPage(text, response.headers.contentType)) {
-    return discoverFrom(source, text, response.url);
-  }
-  const parsed = await parseFeed(text, { url: response.url, contentType: response.headers.contentType });
-  parsed.feed.url = storedUrl;
-  return { kind: 'parsed', parsed, response, bodyHash };
+  return {
+    kind: 'changed',
+    response,
+    bodyHash,
+    parse: () => parseText(decodeFeedBody(response.body, response.headers.contentType), response, url),
+  };
 }
 
 /** A parsed outcome: what a user-typed URL always gives, since no validators are sent. */

@@ -1,7 +1,7 @@
 import { FeedError, FeedHttpError, FeedTimeoutError } from '../feeds/errors';
-import { loadFeed, type ParsedOutcome } from '../feeds/load-feed';
+import { fetchChanges, type FetchedChanges } from '../feeds/load-feed';
 import type { Feed, FeedItem, FeedSource, FetchedOutcome } from '../feeds/types';
-import { MIN_SEEN_CAPACITY, type FeedState, type Store, type Subscription } from '../store';
+import { MIN_SEEN_CAPACITY, type FeedHistory, type FeedState, type Store, type Subscription } from '../store';
 import { failureBackoff, GONE_STATUSES, shouldNotifyFailure, shouldPauseGoneFeed } from './backoff';
 import type { ConcurrencyGate } from './concurrency-gate';
 import { diffItems } from './diff';
@@ -55,6 +55,18 @@ export interface FeedCheckerDeps {
   random?: () => number;
 }
 
+/** A fetched body that differs from the last one, still to be parsed. */
+type ChangedBody = Extract<FetchedChanges, { kind: 'changed' }>;
+
+/** What recording a changed body leaves for logging and the scheduler. */
+interface RecordSummary {
+  queued: number;
+  fresh: number;
+  nextCheckAt: number;
+  rebaselined: boolean;
+  reason?: string;
+}
+
 /** What one check did, for the scheduler and for tests. */
 export type CheckResult =
   | { outcome: 'removed' }
@@ -99,9 +111,9 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
     const subscriptions = await store.subscriptions.listByFeed(url);
     if (subscriptions.length === 0) return { result: { outcome: 'removed' } };
 
-    let loaded: Awaited<ReturnType<typeof loadFeed>>;
+    let fetched: FetchedChanges;
     try {
-      loaded = await loadFeed(deps.source, url, {
+      fetched = await fetchChanges(deps.source, url, {
         validators: { etag: state.etag ?? null, lastModified: state.lastModified ?? null },
         previousBodyHash: state.bodyHash ?? null,
       });
@@ -113,8 +125,8 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
     const at = now();
     const active = subscriptions.filter((subscription) => !subscription.paused);
 
-    if (loaded.kind !== 'parsed') {
-      const { headers, status } = loaded.response;
+    if (fetched.kind !== 'changed') {
+      const { headers, status } = fetched.response;
       const next = computeNextCheck({
         now: at,
         baseSeconds: policy.baseSeconds,
@@ -139,33 +151,75 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
         }),
       );
       releaseAll(active);
-      logger.debug({ url, status, kind: loaded.kind }, 'feed unchanged');
+      logger.debug({ url, status, kind: fetched.kind }, 'feed unchanged');
       return { result: { outcome: 'unchanged', nextCheckAt: next.nextCheckAt, url, queued: 0 }, committed };
     }
-    return { result: await recordParsed(url, state, active, loaded, at) };
+    try {
+      return { result: await recordChanged(url, state, active, fetched, at) };
+    } catch (error) {
+      // The body is not a feed (or not one we can read): a failed check like any other.
+      if (!(error instanceof FeedError)) throw error;
+      return { result: await recordFailure(state, subscriptions, error, host) };
+    }
   }
 
-  async function recordParsed(
+  /**
+   * A changed body: parsed and recorded holding the feed's history, which is read before parsing so
+   * that the parsed feed lives only while it is being recorded (it then dies young, instead of
+   * being promoted while the check waits for the store).
+   */
+  async function recordChanged(
     url: string,
     state: FeedState,
     active: Subscription[],
-    loaded: ParsedOutcome,
+    fetched: ChangedBody,
     at: number,
   ): Promise<CheckResult> {
-    const { parsed, response, bodyHash } = loaded;
-    const { feed, items } = parsed;
-    const seen = await store.seen.get(url);
-    const firstFetch = seen.size === 0 && state.lastSuccessAt === null;
+    const recorded = await store.history.hold(url, async (history) => {
+      const { committed, summary } = await parseAndQueueWrites(url, state, active, fetched, at, history);
+      await committed;
+      return summary;
+    });
+    const { queued, nextCheckAt } = recorded;
+    if (recorded.rebaselined)
+      logger.info({ url, reason: recorded.reason }, 'feed re-keyed its items; re-baselined');
+    if (recorded.fresh > 0) logger.info({ url, fresh: recorded.fresh, queued }, 'new items');
+
+    releaseAll(active);
+    const { permanentUrl } = fetched.response;
+    if (permanentUrl && permanentUrl !== url) {
+      const moved = await store.subscriptions.moveFeed(url, permanentUrl);
+      logger.info({ from: url, to: permanentUrl, moved }, 'feed moved permanently');
+      return { outcome: 'updated', nextCheckAt, url: permanentUrl, queued };
+    }
+    return { outcome: 'updated', nextCheckAt, url, queued };
+  }
+
+  /**
+   * Parse → diff → outbox → seen keys and recent items → state. Order matters for exactly-once: the
+   * outbox is durable before the keys are marked seen, so a crash in between finds the items again
+   * and the idempotent enqueue keeps one copy of each; the state (with the new body hash) goes into
+   * the same commit as the keys, after them. Only the summary outlives this function.
+   */
+  async function parseAndQueueWrites(
+    url: string,
+    state: FeedState,
+    active: Subscription[],
+    fetched: ChangedBody,
+    at: number,
+    history: FeedHistory,
+  ): Promise<{ committed: Promise<unknown>; summary: RecordSummary }> {
+    const { response, bodyHash } = fetched;
+    const { feed, items } = await fetched.parse();
+    const firstFetch = history.seen.size === 0 && state.lastSuccessAt === null;
     const diff = diffItems({
       items,
-      seen,
+      seen: history.seen,
       firstFetch,
       newestSeenPublished: state.newestPublished ?? null,
       now: at,
     });
 
-    // Order matters for exactly-once: the outbox is durable before the keys are marked seen, so a
-    // crash in between finds the items again and the idempotent enqueue keeps one copy of each.
     let queued = 0;
     if (diff.fresh.length > 0) {
       for (const subscription of active) {
@@ -178,9 +232,6 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
         );
       }
     }
-    await store.seen.add(url, diff.allKeys, Math.max(MIN_SEEN_CAPACITY, 3 * items.length));
-    await store.recent.add(url, items);
-
     const next = computeNextCheck({
       now: at,
       baseSeconds: policy.baseSeconds,
@@ -191,27 +242,28 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
       retryAfter: response.headers.retryAfter,
       random,
     });
-    await store.feeds.update(url, (current) =>
-      afterParsedFetch(current, {
-        feed,
-        response,
-        bodyHash,
-        at,
-        next,
-        newestPublished: diff.newestPublished,
-        rebaselined: diff.rebaselined,
-      }),
-    );
-    if (diff.rebaselined) logger.info({ url, reason: diff.reason }, 'feed re-keyed its items; re-baselined');
-    if (diff.fresh.length > 0) logger.info({ url, fresh: diff.fresh.length, queued }, 'new items');
-
-    releaseAll(active);
-    if (response.permanentUrl && response.permanentUrl !== url) {
-      const moved = await store.subscriptions.moveFeed(url, response.permanentUrl);
-      logger.info({ from: url, to: response.permanentUrl, moved }, 'feed moved permanently');
-      return { outcome: 'updated', nextCheckAt: next.nextCheckAt, url: response.permanentUrl, queued };
-    }
-    return { outcome: 'updated', nextCheckAt: next.nextCheckAt, url, queued };
+    const committed = Promise.all([
+      history.record(diff.allKeys, Math.max(MIN_SEEN_CAPACITY, 3 * items.length), items),
+      store.feeds.update(url, (current) =>
+        afterParsedFetch(current, {
+          feed,
+          response,
+          bodyHash,
+          at,
+          next,
+          newestPublished: diff.newestPublished,
+          rebaselined: diff.rebaselined,
+        }),
+      ),
+    ]);
+    const summary: RecordSummary = {
+      queued,
+      fresh: diff.fresh.length,
+      nextCheckAt: next.nextCheckAt,
+      rebaselined: diff.rebaselined,
+      ...(diff.reason !== undefined ? { reason: diff.reason } : {}),
+    };
+    return { committed, summary };
   }
 
   async function recordFailure(

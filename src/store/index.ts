@@ -12,6 +12,7 @@ export {
 export type { Store } from './store';
 export { SCHEMA_VERSION } from './schema';
 export type { FeedState, FeedStateRepository } from './feeds';
+export type { FeedHistory, FeedHistoryRepository } from './history';
 export { MIN_SEEN_CAPACITY, type SeenKeysRepository } from './seen';
 export {
   RECENT_EXCERPT_CHARS,

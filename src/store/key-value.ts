@@ -158,6 +158,10 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
     counters.writes++;
     if (cacheKey(key)) cache.set(key, encoded);
     open ??= newBatch();
+    // A rewritten key moves to the end: rows are committed in the order they were last written,
+    // so a crash part-way through a large batch keeps the callers' write order (outbox before
+    // seen keys before feed state).
+    open.writes.delete(key);
     open.writes.set(key, encoded);
     const { committed } = open;
     scheduleFlush();

@@ -47,7 +47,8 @@ interface LegacyRecentItem {
   summary?: string | null;
 }
 
-type StoredRecentItem = RecentItem | LegacyRecentItem;
+/** A recent item as read back from the store. */
+export type StoredRecentItem = RecentItem | LegacyRecentItem;
 
 /** An item as the recent list keeps it. */
 function toRecentItem(item: FeedItem | StoredRecentItem): RecentItem {
@@ -98,17 +99,44 @@ export function createRecentItemsRepository(
       return ((await kv.get<StoredRecentItem[]>(storeKeys.recent(url))) ?? []).map(toRecentItem);
     },
     async add(url, items) {
-      const incoming = items.map(toRecentItem);
-      const stored = await kv.update<StoredRecentItem[]>(storeKeys.recent(url), (current = []) => {
-        const merged = mergeRecentItems(current.map(toRecentItem), incoming);
-        if (merged.length === 0) return undefined;
-        // Comparing JSON keeps an unchanged feed from costing a write (and rewrites an older, bigger list).
-        return JSON.stringify(merged) === JSON.stringify(current) ? current : merged;
-      });
+      const stored = await kv.update<readonly StoredRecentItem[]>(storeKeys.recent(url), (current = []) =>
+        withRecentItems(current, items),
+      );
       return (stored ?? []).map(toRecentItem);
     },
     async remove(url) {
       await kv.update<StoredRecentItem[]>(storeKeys.recent(url), () => undefined);
     },
   };
+}
+
+/**
+ * The stored list after merging `items` into it (see {@link mergeRecentItems}): `current` itself
+ * when nothing changes, so nothing is written, and undefined when the list is empty.
+ */
+export function withRecentItems(
+  current: readonly StoredRecentItem[],
+  items: readonly (FeedItem | RecentItem)[],
+): readonly StoredRecentItem[] | undefined {
+  const merged = mergeRecentItems(current.map(toRecentItem), items.map(toRecentItem));
+  if (merged.length === 0) return undefined;
+  return isStoredAs(merged, current) ? current : merged;
+}
+
+/** Whether `current` already holds exactly `items` (a legacy record never does: it is rewritten). */
+function isStoredAs(items: readonly RecentItem[], current: readonly StoredRecentItem[]): boolean {
+  if (items.length !== current.length) return false;
+  return items.every((item, index) => {
+    const stored = current[index];
+    return (
+      stored !== undefined &&
+      'excerpt' in stored &&
+      Object.keys(stored).length === 5 &&
+      stored.id === item.id &&
+      stored.title === item.title &&
+      stored.link === item.link &&
+      stored.published === item.published &&
+      stored.excerpt === item.excerpt
+    );
+  });
 }

@@ -24,19 +24,11 @@ export function createSeenKeysRepository(kv: KeyValueStore): SeenKeysRepository 
       return new Set((await kv.get<string[]>(storeKeys.seen(url))) ?? []);
     },
     async add(url, keys, capacity) {
-      const limit = Math.max(MIN_SEEN_CAPACITY, Math.floor(capacity));
       let added = 0;
-      await kv.update<string[]>(storeKeys.seen(url), (current = []) => {
-        const present = new Set(current);
-        const fresh: string[] = [];
-        for (const key of keys) {
-          if (present.has(key)) continue;
-          present.add(key);
-          fresh.push(key);
-        }
-        added = fresh.length;
-        if (fresh.length === 0 && current.length <= limit) return current.length > 0 ? current : undefined;
-        return [...current, ...fresh].slice(-limit);
+      await kv.update<readonly string[]>(storeKeys.seen(url), (current = []) => {
+        const appended = appendSeenKeys(current, keys, capacity);
+        added = appended.added;
+        return appended.keys;
       });
       return added;
     },
@@ -44,4 +36,28 @@ export function createSeenKeysRepository(kv: KeyValueStore): SeenKeysRepository 
       await kv.update<string[]>(storeKeys.seen(url), () => undefined);
     },
   };
+}
+
+/**
+ * The seen list after adding `keys`: the keys not yet present appended, only the newest
+ * `capacity` (at least {@link MIN_SEEN_CAPACITY}) kept. `keys` is `current` itself when nothing
+ * changes, and undefined when the list is empty.
+ */
+export function appendSeenKeys(
+  current: readonly string[],
+  keys: readonly string[],
+  capacity: number,
+): { keys: readonly string[] | undefined; added: number } {
+  const limit = Math.max(MIN_SEEN_CAPACITY, Math.floor(capacity));
+  const present = new Set(current);
+  const fresh: string[] = [];
+  for (const key of keys) {
+    if (present.has(key)) continue;
+    present.add(key);
+    fresh.push(key);
+  }
+  if (fresh.length === 0 && current.length <= limit) {
+    return { keys: current.length > 0 ? current : undefined, added: 0 };
+  }
+  return { keys: [...current, ...fresh].slice(-limit), added: fresh.length };
 }

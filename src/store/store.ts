@@ -1,4 +1,5 @@
 import { createFeedStateRepository, type FeedStateRepository } from './feeds';
+import { createFeedHistoryRepository, type FeedHistoryRepository } from './history';
 import type { KeyValueStore, StoreStats } from './key-value';
 import { createMetaRepository, type MetaRepository } from './meta';
 import { createOutboxRepository, type OutboxRepository } from './outbox';
@@ -12,6 +13,8 @@ export interface Store {
   feeds: FeedStateRepository;
   seen: SeenKeysRepository;
   recent: RecentItemsRepository;
+  /** Seen keys and recent items together, for recording a fetch with one read. */
+  history: FeedHistoryRepository;
   outbox: OutboxRepository;
   meta: MetaRepository;
   /** Reads and writes since opening; cheap enough to call every poll cycle. */
@@ -44,6 +47,7 @@ export function createStoreOver(
     feeds,
     seen,
     recent,
+    history: createFeedHistoryRepository(kv),
     outbox,
     meta: createMetaRepository(kv),
     stats: () => kv.stats(),

@@ -88,7 +88,8 @@ describe('graceful shutdown', () => {
     expect(
       bot.logs.some((record) => record.msg === 'stopped'),
       'the bot never got the SIGTERM sent to npm: the shell npm starts dies without passing it on ' +
-        "(package.json's start script needs `exec tsx src/index.ts`)",
+        "(package.json's start script needs `exec tsx src/index.ts`)\n" +
+        bot.describeOutput(),
     ).toBe(true);
     expect(exit, 'part of npm start was still running').not.toBeNull();
   }, 30_000);

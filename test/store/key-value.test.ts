@@ -5,6 +5,7 @@ import { Keyv } from 'keyv';
 import sqlite3 from 'sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeValue, encodeValue } from '../../src/store/codec';
+import { createKeyvKeyValueStore } from '../../src/store/key-value';
 import { openKeyValueStore } from '../../src/store/keyv-store';
 import { createTempStores, type TempStores } from './temp-store';
 
@@ -122,6 +123,35 @@ describe('writes', () => {
     const reopened = await openKeyValueStore(`sqlite://${file}`);
     expect(await reopened.kv.get('seen:a')).toEqual(['again']);
     await reopened.kv.close();
+  });
+
+  it('commits a key written again behind the keys written before, so a crash part-way keeps the write order', async () => {
+    // A Keyv backend that records the order of the rows of each commit (what the upserts write).
+    const rows = new Map<string, unknown>();
+    const committed: string[] = [];
+    const backend = Object.assign(rows, {
+      setMany(entries: Array<{ key: string; value: unknown }>) {
+        for (const { key, value } of entries) {
+          committed.push(key);
+          rows.set(key, value);
+        }
+        return Promise.resolve();
+      },
+    });
+    const kv = createKeyvKeyValueStore(
+      new Keyv({ store: backend, useKeyPrefix: false, throwOnErrors: true }),
+    );
+
+    await Promise.all([
+      kv.set('feed:a', { bodyHash: 'old' }),
+      kv.set('outbox:s1', [{ itemKey: 'g:2' }]),
+      kv.set('seen:a', ['g:1', 'g:2']),
+      kv.set('feed:a', { bodyHash: 'new' }),
+    ]);
+
+    expect(committed).toEqual(['outbox:s1', 'seen:a', 'feed:a']);
+    expect(await kv.get('feed:a')).toEqual({ bodyHash: 'new' });
+    await kv.close();
   });
 
   it('reads a write back before it is committed, for records kept in memory and for the others', async () => {

@@ -1,0 +1,61 @@
+import type { FeedItem } from '../feeds/types';
+import type { KeyValueStore } from './key-value';
+import { storeKeys } from './keys';
+import { withRecentItems, type RecentItem, type StoredRecentItem } from './recent';
+import { appendSeenKeys } from './seen';
+
+/** A feed's seen keys and recent items, held while one fetch of the feed is recorded. */
+export interface FeedHistory {
+  /** Identity keys of items already handled. */
+  readonly seen: ReadonlySet<string>;
+  /**
+   * Queues the fetch's identity keys (keeping the newest `capacity`, at least 200) and its items
+   * for `/posts` into the next commit, in that order and in the same tick, without reading either
+   * again. Writes nothing that is unchanged. Resolves once committed.
+   */
+  record(keys: readonly string[], capacity: number, items: readonly (FeedItem | RecentItem)[]): Promise<void>;
+}
+
+/** Both records a fetch of a feed changes besides its state (`seen:<hash>`, `recent:<hash>`). */
+export interface FeedHistoryRepository {
+  /**
+   * Runs `fn` holding the feed's seen keys and recent items, read with one query. Other writes to
+   * them (`seen.add`, `recent.add`, removing the feed) wait until `fn` settles.
+   */
+  hold<T>(url: string, fn: (history: FeedHistory) => Promise<T>): Promise<T>;
+}
+
+/** Builds the feed history repository over a key-value store. */
+export function createFeedHistoryRepository(kv: KeyValueStore): FeedHistoryRepository {
+  return {
+    hold(url, fn) {
+      const seenKey = storeKeys.seen(url);
+      const recentKey = storeKeys.recent(url);
+      // Always seen before recent: nothing else takes both, so the order cannot deadlock.
+      return kv.withLock(seenKey, () =>
+        kv.withLock(recentKey, async () => {
+          const [storedSeen, storedRecent] = await kv.getMany<unknown>([seenKey, recentKey]);
+          let seenKeys = (storedSeen as readonly string[] | undefined) ?? [];
+          let recent = (storedRecent as readonly StoredRecentItem[] | undefined) ?? [];
+          return fn({
+            seen: new Set(seenKeys),
+            record(keys, capacity, items) {
+              const writes: Promise<void>[] = [];
+              const nextSeen = appendSeenKeys(seenKeys, keys, capacity).keys ?? [];
+              if (nextSeen !== seenKeys && (nextSeen.length > 0 || seenKeys.length > 0)) {
+                writes.push(nextSeen.length > 0 ? kv.set(seenKey, nextSeen) : kv.delete(seenKey));
+              }
+              const nextRecent = withRecentItems(recent, items) ?? [];
+              if (nextRecent !== recent && (nextRecent.length > 0 || recent.length > 0)) {
+                writes.push(nextRecent.length > 0 ? kv.set(recentKey, nextRecent) : kv.delete(recentKey));
+              }
+              seenKeys = nextSeen;
+              recent = nextRecent;
+              return Promise.all(writes).then(() => undefined);
+            },
+          });
+        }),
+      );
+    },
+  };
+}
