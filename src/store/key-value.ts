@@ -35,6 +35,12 @@ export interface KeyValueStore {
    * itself writes nothing, returning `undefined` deletes the key. Resolves to the value now stored.
    */
   update<T>(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined>;
+  /**
+   * Reads every record kept in memory with one query, where the backend can list them, so a start
+   * with thousands of feeds does not read them one by one in its first poll, and a small record
+   * not found then is known to be absent without asking. Resolves to how many were loaded.
+   */
+  warm(): Promise<number>;
   stats(): StoreStats;
   /** Waits for held locks and in-flight operations, then closes the backend. */
   close(): Promise<void>;
@@ -48,6 +54,8 @@ export interface KeyValueStoreOptions {
    * subscriptions, indexes, outboxes) are worth it, large ones (seen keys, recent items) are not.
    */
   cacheKey?: (key: string) => boolean;
+  /** Lists the stored rows (as Keyv serialized them) of every key `cacheKey` accepts; used by `warm`. */
+  listCachedRows?: () => Promise<Array<{ key: string; value: string }>>;
 }
 
 // Keeps each backend query's JSON parameter and result of a modest size.
@@ -110,6 +118,8 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
    * (the writer's object stays its own); null when the key is known to be absent.
    */
   const cache = new Map<string, Decoded | string | null>();
+  /** Set once `warm` loaded every cached record: a cached key not in the cache is then absent. */
+  let cacheComplete = false;
   let open: Batch | undefined;
   let committing: Batch | undefined;
   let flushScheduled = false;
@@ -131,7 +141,10 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
    * look at the pending batches.
    */
   function known(key: string): Decoded | string | null | undefined {
-    if (cacheKey(key)) return cache.get(key);
+    if (cacheKey(key)) {
+      const entry = cache.get(key);
+      return entry === undefined && cacheComplete ? null : entry;
+    }
     if (open?.writes.has(key)) return open.writes.get(key);
     if (committing?.writes.has(key)) return committing.writes.get(key);
     return undefined;
@@ -206,6 +219,7 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
       // (`open` is a newer batch here: this one was taken out of it before the first await.)
       const newer = open as Batch | undefined;
       for (const key of batch.writes.keys()) if (!newer?.writes.has(key)) cache.delete(key);
+      cacheComplete = false;
       batch.settle(error);
     } finally {
       committing = undefined;
@@ -282,6 +296,23 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
         if (state === 'closed') throw new StoreClosedError();
         await writeComputed(key, next);
         return next;
+      });
+    },
+    warm() {
+      const list = options.listCachedRows;
+      if (!list) return Promise.resolve(0);
+      return track(async () => {
+        counters.reads++;
+        let loaded = 0;
+        for (const { key, value } of await list()) {
+          // A key read or written meanwhile already holds a value at least as new.
+          if (!cacheKey(key) || cache.has(key)) continue;
+          const row = deserializeRow<unknown>(value);
+          cache.set(key, row.value === undefined ? null : new Decoded(deepFreeze(row.value)));
+          loaded++;
+        }
+        cacheComplete = true;
+        return loaded;
       });
     },
     stats() {

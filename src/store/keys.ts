@@ -37,3 +37,6 @@ export const storeKeys = {
 export function isSmallRecordKey(key: string): boolean {
   return !(key.startsWith('seen:') || key.startsWith('recent:'));
 }
+
+/** The key prefixes of the records {@link isSmallRecordKey} leaves out. */
+export const LARGE_RECORD_PREFIXES = ['seen:', 'recent:'] as const;

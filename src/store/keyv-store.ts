@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Keyv } from 'keyv';
 import { StoreOpenError, UnsupportedDatabaseUrlError } from './errors';
-import { isSmallRecordKey } from './keys';
+import { isSmallRecordKey, LARGE_RECORD_PREFIXES } from './keys';
 import { createKeyvKeyValueStore, type KeyValueStore } from './key-value';
 import { ensureSchema } from './schema';
 import { BatchingKeyvSqlite } from './sqlite-adapter';
@@ -45,7 +45,11 @@ export function parseDatabaseUrl(databaseUrl: string, cwd: string): DatabaseLoca
   return { kind: 'sqlite', file: resolve(cwd, decoded) };
 }
 
-async function openSqlite(databaseUrl: string, file: string, logger: StoreLogger | undefined): Promise<Keyv> {
+async function openSqlite(
+  databaseUrl: string,
+  file: string,
+  logger: StoreLogger | undefined,
+): Promise<{ keyv: Keyv; adapter: BatchingKeyvSqlite }> {
   if (file !== ':memory:') {
     try {
       await mkdir(dirname(file), { recursive: true });
@@ -71,7 +75,7 @@ async function openSqlite(databaseUrl: string, file: string, logger: StoreLogger
     await adapter.close().catch(() => undefined);
     throw new StoreOpenError(databaseUrl, { cause: error });
   }
-  return keyv;
+  return { keyv, adapter };
 }
 
 /**
@@ -83,11 +87,16 @@ export async function openKeyValueStore(
   options: Pick<KeyvStoreOptions, 'cwd' | 'logger'> = {},
 ): Promise<{ kv: KeyValueStore; location: DatabaseLocation }> {
   const location = parseDatabaseUrl(databaseUrl, options.cwd ?? process.cwd());
-  const keyv =
-    location.kind === 'memory'
-      ? new Keyv({ useKeyPrefix: false, throwOnErrors: true, emitErrors: false })
-      : await openSqlite(databaseUrl, location.file, options.logger);
-  return { kv: createKeyvKeyValueStore(keyv, { cacheKey: isSmallRecordKey }), location };
+  if (location.kind === 'memory') {
+    const keyv = new Keyv({ useKeyPrefix: false, throwOnErrors: true, emitErrors: false });
+    return { kv: createKeyvKeyValueStore(keyv, { cacheKey: isSmallRecordKey }), location };
+  }
+  const { keyv, adapter } = await openSqlite(databaseUrl, location.file, options.logger);
+  const kv = createKeyvKeyValueStore(keyv, {
+    cacheKey: isSmallRecordKey,
+    listCachedRows: () => adapter.rowsExcept(LARGE_RECORD_PREFIXES),
+  });
+  return { kv, location };
 }
 
 /**
@@ -98,6 +107,9 @@ export async function createKeyvStore(databaseUrl: string, options: KeyvStoreOpt
   const { kv, location } = await openKeyValueStore(databaseUrl, options);
   try {
     const version = await ensureSchema(kv, options.logger ? { logger: options.logger } : {});
+    // Feed states, subscriptions and outboxes stay in memory once read anyway; one query now
+    // spares the first poll a read of each.
+    await kv.warm();
     options.logger?.info(
       {
         backend: location.kind,

@@ -36,6 +36,19 @@ export class BatchingKeyvSqlite extends KeyvSqlite {
     }
   }
 
+  /**
+   * Every row whose key starts with none of `prefixes`, in one query. The large values of the
+   * rows left out are not read: SQLite only visits a row's value for rows that match.
+   */
+  async rowsExcept(prefixes: readonly string[]): Promise<Array<{ key: string; value: string }>> {
+    const table = this.opts.table ?? 'keyv';
+    const conditions = prefixes.map(() => 'substr(key, 1, ?) <> ?').join(' AND ');
+    return (await this.query(
+      `SELECT key, value FROM ${table}${conditions ? ` WHERE ${conditions}` : ''}`,
+      ...prefixes.flatMap((prefix) => [prefix.length, prefix]),
+    )) as Array<{ key: string; value: string }>;
+  }
+
   override async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
     const table = this.opts.table ?? 'keyv';
     const rows = (await this.query(

@@ -99,6 +99,34 @@ describe('createKeyvStore on SQLite', () => {
     expect(await second.meta.get('commandsHash')).toBe('abc123');
   });
 
+  it('reads every feed state, subscription and outbox with one query at start, and seen keys and recent items only when asked', async () => {
+    const first = await temp.open();
+    const urls = ['https://example.com/a.xml', 'https://example.com/b.xml'];
+    for (const [n, url] of urls.entries()) {
+      await first.subscriptions.create(
+        { guildId: 'g1', channelId: `c${n}`, feedUrl: url, createdBy: 'u1' },
+        { maxPerGuild: 10 },
+      );
+      await first.feeds.put(feedState(url, { etag: `"v${n}"` }));
+      await first.seen.add(url, [`g:${n}`], 200);
+      await first.recent.add(url, [item(`g:${n}`, null)]);
+    }
+    await first.close();
+
+    const second = await temp.open();
+    const afterOpen = second.stats().reads;
+    for (const url of urls) {
+      expect((await second.subscriptions.listByFeed(url)).map((sub) => sub.feedUrl)).toEqual([url]);
+      expect((await second.feeds.get(url))?.etag).toMatch(/^"v\d"$/);
+      expect(await second.outbox.list((await second.subscriptions.listByFeed(url))[0]!.id)).toEqual([]);
+    }
+    expect(second.stats().reads).toBe(afterOpen);
+
+    expect(await second.seen.get(urls[0]!)).toEqual(new Set(['g:0']));
+    expect((await second.recent.get(urls[1]!)).map((recent) => recent.id)).toEqual(['g:1']);
+    expect(second.stats().reads).toBe(afterOpen + 2);
+  });
+
   it('opens the SQLite file in WAL mode', async () => {
     const store = await temp.open();
     await store.meta.set('x', 1);
