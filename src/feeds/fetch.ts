@@ -93,7 +93,7 @@ async function fetchFeed(
   const clock: Deadline = { timedOut: false, abortExchange: null };
   const timer = setTimeout(() => {
     clock.timedOut = true;
-    clock.abortExchange?.(new ExchangeTimedOut());
+    clock.abortExchange?.abort(new ExchangeTimedOut());
   }, options.timeoutMs);
   const visited = new Set([current.href]);
   let permanent = true;
@@ -129,10 +129,10 @@ async function fetchFeed(
   }
 }
 
-/** The one deadline of a fetch, across its redirects, and how to cut the exchange running now. */
+/** The one deadline of a fetch, across its redirects, and the exchange running now. */
 interface Deadline {
   timedOut: boolean;
-  abortExchange: ((reason: Error) => void) | null;
+  abortExchange: { abort(reason: Error): void } | null;
 }
 
 /** The reason an exchange is aborted when the fetch's deadline passes. */
@@ -173,139 +173,193 @@ function exchange(
   if (validators.lastModified) headers['if-modified-since'] = validators.lastModified;
 
   return new Promise<ExchangeResult>((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | null = null;
-    let settled = false;
-    /** Set once the body's fate is known: how each chunk is handled, and what the end resolves to. */
-    let onChunk: (chunk: Buffer) => void = () => undefined;
-    let onEnd: () => void = () => undefined;
-    let onError: (error: Error) => void = () => undefined;
-
-    const finish = (result: ExchangeResult | Error) => {
-      if (settled) return;
-      settled = true;
-      clock.abortExchange = null;
-      if (result instanceof Error) reject(result);
-      else resolve(result);
-    };
-    const cut = (reason: Error) => {
-      if (controller && !controller.aborted) controller.abort(reason);
-    };
-    clock.abortExchange = (reason) => {
-      cut(reason);
-      onError(reason);
-      finish(reason);
-    };
+    const handler = new ExchangeHandler(url, validators, options.maxBytes, clock, resolve, reject);
     if (clock.timedOut) {
-      finish(new ExchangeTimedOut());
+      handler.abort(new ExchangeTimedOut());
       return;
     }
-
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(started) {
-        controller = started;
-        // The deadline may have passed while the request waited for a connection.
-        if (settled) started.abort(new ExchangeTimedOut());
-      },
-      onResponseStart(_controller, status, responseHeaders) {
-        if (status < 200) return; // 1xx: the real answer follows.
-        const picked = pickHeaders(responseHeaders);
-        const location = header(responseHeaders, 'location');
-        if (REDIRECT_STATUSES.has(status) && location !== null) {
-          readToEnd({ kind: 'redirect', status, location });
-        } else if (status === 304) {
-          readToEnd({ kind: 'not-modified', status, headers: picked });
-        } else if (isSuccess(status) && matches(validators, picked)) {
-          hangUp({ kind: 'not-modified', status, headers: picked });
-        } else if (!isSuccess(status)) {
-          hangUp({ kind: 'refused', status, headers: picked });
-        } else if (Number(header(responseHeaders, 'content-length') ?? NaN) > options.maxBytes) {
-          // Refused before reading a byte: the server already told us it is too big.
-          hangUp(new FeedTooLargeError(url.href, options.maxBytes));
-        } else {
-          collect(status, picked, header(responseHeaders, 'content-encoding'));
-        }
-      },
-      onResponseData(_controller, chunk) {
-        onChunk(chunk);
-      },
-      onResponseEnd() {
-        onEnd();
-      },
-      onResponseError(_controller, error) {
-        onError(error);
-        finish(error);
-      },
-    };
-
-    /**
-     * Reads a body we do not need (a redirect's page, a 304's nothing) to its end, so the
-     * connection goes back to the pool; past DRAIN_LIMIT it is dropped with its connection.
-     */
-    function readToEnd(result: ExchangeResult): void {
-      let read = 0;
-      onChunk = (chunk) => {
-        read += chunk.length;
-        if (read > DRAIN_LIMIT) {
-          finish(result);
-          cut(new Error('unwanted body too long to keep the connection'));
-        }
-      };
-      onEnd = () => finish(result);
-    }
-
-    /** Answers at once (a result, or the error) and drops the body with its connection. */
-    function hangUp(outcome: ExchangeResult | Error): void {
-      finish(outcome);
-      cut(outcome instanceof Error ? outcome : new Error('body not wanted'));
-    }
-
-    function collect(status: number, picked: FetchHeaders, contentEncoding: string | null): void {
-      let stages: Duplex[];
-      try {
-        stages = decoders(contentEncoding, url.href);
-      } catch (error) {
-        hangUp(error as Error);
-        return;
-      }
-      if (stages.length === 0) {
-        collectPlain(status, picked);
-        return;
-      }
-      // A stream pipeline only for compressed bodies: the decompressors are streams, and back
-      // pressure keeps a compression bomb from being inflated much beyond the cap.
-      const source = new Readable({
-        read() {
-          controller?.resume();
-        },
-      });
-      onChunk = (chunk) => {
-        if (!source.push(chunk)) controller?.pause();
-      };
-      onEnd = () => source.push(null);
-      onError = (error) => source.destroy(error);
-      inflate(source, stages, options.maxBytes, url.href).then(
-        (body) => finish({ kind: 'fetched', status, headers: picked, body }),
-        (error: unknown) => hangUp(error as Error),
-      );
-    }
-
-    function collectPlain(status: number, picked: FetchHeaders): void {
-      const chunks: Buffer[] = [];
-      let total = 0;
-      onChunk = (chunk) => {
-        total += chunk.length;
-        if (total > options.maxBytes) hangUp(new FeedTooLargeError(url.href, options.maxBytes));
-        else chunks.push(chunk);
-      };
-      onEnd = () => {
-        // Most feed bodies arrive in one read: no copy then.
-        const body = chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, total);
-        finish({ kind: 'fetched', status, headers: picked, body });
-      };
-    }
-
     agent.dispatch({ origin: url.origin, path: url.pathname + url.search, method: 'GET', headers }, handler);
   });
+}
+
+/** What an exchange does with the body, once the status and headers have decided it. */
+type BodyPlan = 'undecided' | 'drain' | 'collect' | 'inflate';
+
+/**
+ * The handler of one exchange. A class, not closures: undici keeps a connection's last handler
+ * until the connection's next request, so everything a finished exchange references outlives it
+ * (measured: promoted to the old generation on every 304); `finish` lets go of all of it.
+ */
+class ExchangeHandler implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | null = null;
+  #settled = false;
+  #plan: BodyPlan = 'undecided';
+  #url: URL | null;
+  #validators: CacheValidators | null;
+  #clock: Deadline | null;
+  #resolve: ((result: ExchangeResult) => void) | null;
+  #reject: ((error: Error) => void) | null;
+  /** What a drained body's exchange comes to once the body is read. */
+  #result: ExchangeResult | null = null;
+  /** The status and headers of a body being collected. */
+  #head: { status: number; headers: FetchHeaders } | null = null;
+  #bytes = 0;
+  #chunks: Buffer[] | null = null;
+  #source: Readable | null = null;
+
+  constructor(
+    url: URL,
+    validators: CacheValidators,
+    private readonly maxBytes: number,
+    clock: Deadline,
+    resolve: (result: ExchangeResult) => void,
+    reject: (error: Error) => void,
+  ) {
+    this.#url = url;
+    this.#validators = validators;
+    this.#clock = clock;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    clock.abortExchange = this;
+  }
+
+  /** Ends the exchange with `reason` (the fetch's deadline passed). */
+  abort(reason: Error): void {
+    this.#cut(reason);
+    this.#source?.destroy(reason);
+    this.#finish(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    // The deadline may have passed while the request waited for a connection.
+    if (this.#settled) controller.abort(new ExchangeTimedOut());
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    status: number,
+    responseHeaders: ResponseHeaders,
+  ): void {
+    if (status < 200 || this.#settled) return; // 1xx: the real answer follows.
+    const picked = pickHeaders(responseHeaders);
+    const location = header(responseHeaders, 'location');
+    if (REDIRECT_STATUSES.has(status) && location !== null) {
+      this.#drain({ kind: 'redirect', status, location });
+    } else if (status === 304) {
+      this.#drain({ kind: 'not-modified', status, headers: picked });
+    } else if (isSuccess(status) && this.#validators && matches(this.#validators, picked)) {
+      this.#hangUp({ kind: 'not-modified', status, headers: picked });
+    } else if (!isSuccess(status)) {
+      this.#hangUp({ kind: 'refused', status, headers: picked });
+    } else if (Number(header(responseHeaders, 'content-length') ?? NaN) > this.maxBytes) {
+      // Refused before reading a byte: the server already told us it is too big.
+      this.#hangUp(this.#tooLarge());
+    } else {
+      this.#collect(status, picked, header(responseHeaders, 'content-encoding'));
+    }
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#settled && this.#plan !== 'drain') return;
+    this.#bytes += chunk.length;
+    if (this.#plan === 'drain') {
+      if (this.#bytes > DRAIN_LIMIT && !this.#settled) {
+        this.#finish(this.#result!);
+        this.#cut(new Error('unwanted body too long to keep the connection'));
+      }
+    } else if (this.#plan === 'collect') {
+      if (this.#bytes > this.maxBytes) this.#hangUp(this.#tooLarge());
+      else this.#chunks?.push(chunk);
+    } else if (this.#plan === 'inflate' && this.#source && !this.#source.push(chunk)) {
+      this.#controller?.pause();
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#plan === 'drain') {
+      if (this.#result) this.#finish(this.#result);
+    } else if (this.#plan === 'collect' && this.#chunks && this.#head) {
+      // Most feed bodies arrive in one read: no copy then.
+      const chunks = this.#chunks;
+      const body = chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, this.#bytes);
+      this.#finish({ kind: 'fetched', ...this.#head, body });
+    } else if (this.#plan === 'inflate') {
+      this.#source?.push(null);
+    }
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#source?.destroy(error);
+    this.#finish(error);
+  }
+
+  /**
+   * Reads a body we do not need (a redirect's page, a 304's nothing) to its end, so the
+   * connection goes back to the pool; past DRAIN_LIMIT it is dropped with its connection.
+   */
+  #drain(result: ExchangeResult): void {
+    this.#plan = 'drain';
+    this.#result = result;
+  }
+
+  /** Answers at once (a result, or the error) and drops the body with its connection. */
+  #hangUp(outcome: ExchangeResult | Error): void {
+    this.#finish(outcome);
+    this.#cut(outcome instanceof Error ? outcome : new Error('body not wanted'));
+  }
+
+  #collect(status: number, headers: FetchHeaders, contentEncoding: string | null): void {
+    const href = this.#url?.href ?? '';
+    let stages: Duplex[];
+    try {
+      stages = decoders(contentEncoding, href);
+    } catch (error) {
+      this.#hangUp(error as Error);
+      return;
+    }
+    if (stages.length === 0) {
+      this.#head = { status, headers };
+      this.#plan = 'collect';
+      this.#chunks = [];
+      return;
+    }
+    // A stream pipeline only for compressed bodies: the decompressors are streams, and back
+    // pressure keeps a compression bomb from being inflated much beyond the cap.
+    this.#plan = 'inflate';
+    this.#source = new Readable({ read: () => this.#controller?.resume() });
+    inflate(this.#source, stages, this.maxBytes, href).then(
+      (body) => this.#finish({ kind: 'fetched', status, headers, body }),
+      (error: unknown) => this.#hangUp(error as Error),
+    );
+  }
+
+  #tooLarge(): FeedTooLargeError {
+    return new FeedTooLargeError(this.#url?.href ?? '', this.maxBytes);
+  }
+
+  #cut(reason: Error): void {
+    const controller = this.#controller;
+    if (controller && !controller.aborted) controller.abort(reason);
+  }
+
+  #finish(outcome: ExchangeResult | Error): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const resolve = this.#resolve;
+    const reject = this.#reject;
+    if (this.#clock?.abortExchange === this) this.#clock.abortExchange = null;
+    // Let go of everything but what a body still arriving needs (see the class comment).
+    this.#resolve = null;
+    this.#reject = null;
+    this.#clock = null;
+    this.#validators = null;
+    this.#chunks = null;
+    this.#result = null;
+    this.#head = null;
+    if (outcome instanceof Error) reject?.(outcome);
+    else resolve?.(outcome);
+  }
 }
 
 /** Refuses what must never reach the network: bad syntax, other schemes, credentials, blocked IP literals. */
