@@ -73,13 +73,19 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       again.add(subscriptionId);
       return;
     }
-    const task = drain(subscriptionId)
-      .catch((error: unknown) => logger.error({ err: error, subscriptionId }, 'delivery failed unexpectedly'))
-      .finally(() => {
-        draining.delete(subscriptionId);
-        if (again.delete(subscriptionId)) kick(subscriptionId);
-      });
-    draining.set(subscriptionId, task);
+    draining.set(subscriptionId, drainGuarded(subscriptionId));
+  }
+
+  /** Drains, logs what should never happen, and drains again when released meanwhile. */
+  async function drainGuarded(subscriptionId: string): Promise<void> {
+    try {
+      await drain(subscriptionId);
+    } catch (error) {
+      logger.error({ err: error, subscriptionId }, 'delivery failed unexpectedly');
+    } finally {
+      draining.delete(subscriptionId);
+      if (again.delete(subscriptionId)) kick(subscriptionId);
+    }
   }
 
   async function drain(subscriptionId: string): Promise<void> {

@@ -95,7 +95,8 @@ async function fetchFeed(
     clock.timedOut = true;
     clock.abortExchange?.abort(new ExchangeTimedOut());
   }, options.timeoutMs);
-  const visited = new Set([current.href]);
+  // Only a redirect needs these; most fetches never allocate them.
+  let visited: Set<string> | null = null;
   let permanent = true;
   let hops = 0;
   try {
@@ -104,23 +105,21 @@ async function fetchFeed(
       if (response.kind === 'redirect') {
         hops += 1;
         permanent &&= PERMANENT_REDIRECTS.has(response.status);
+        visited ??= new Set([current.href]);
         const next = resolveLocation(response.location, current);
         if (hops > MAX_REDIRECTS || visited.has(next)) throw new TooManyRedirectsError(requestedUrl, hops);
         visited.add(next);
         current = checkUrl(next, options.isBlocked);
         continue;
       }
-      const base = {
-        requestedUrl,
-        url: current.href,
-        permanentUrl: hops > 0 && permanent ? current.href : null,
-        status: response.status,
-        headers: response.headers,
-      };
-      if (response.kind === 'not-modified') return { kind: 'not-modified', ...base };
-      if (response.kind === 'refused')
-        throw new FeedHttpError(current.href, response.status, response.headers.retryAfter);
-      return { kind: 'fetched', ...base, body: response.body };
+      const { status, headers } = response;
+      const url = current.href;
+      const permanentUrl = hops > 0 && permanent ? url : null;
+      if (response.kind === 'not-modified') {
+        return { kind: 'not-modified', requestedUrl, url, permanentUrl, status, headers };
+      }
+      if (response.kind === 'refused') throw new FeedHttpError(url, status, headers.retryAfter);
+      return { kind: 'fetched', requestedUrl, url, permanentUrl, status, headers, body: response.body };
     }
   } catch (error) {
     throw toFeedError(error, current.href, options.timeoutMs, clock.timedOut);

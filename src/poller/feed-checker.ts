@@ -138,18 +138,19 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
         random,
       });
       // The one write an unchanged feed costs: its check times (and validators, if they moved).
-      const committed = store.feeds.update(url, (current) =>
-        healthy({
+      const committed = store.feeds.update(url, (current) => {
+        const updated = healthy({
           ...current,
-          ...(headers.etag ? { etag: headers.etag } : {}),
-          ...(headers.lastModified ? { lastModified: headers.lastModified } : {}),
           lastCheckedAt: at,
           lastSuccessAt: at,
           lastStatus: status,
           nextCheckAt: next.nextCheckAt,
           intervalSeconds: next.intervalSeconds,
-        }),
-      );
+        });
+        if (headers.etag) updated.etag = headers.etag;
+        if (headers.lastModified) updated.lastModified = headers.lastModified;
+        return updated;
+      });
       releaseAll(active);
       logger.debug({ url, status, kind: fetched.kind }, 'feed unchanged');
       return { result: { outcome: 'unchanged', nextCheckAt: next.nextCheckAt, url, queued: 0 }, committed };
@@ -424,14 +425,15 @@ export function afterParsedFetch(current: FeedState, fetch: ParsedFetch): FeedSt
   return updated;
 }
 
-/** Clears the failure bookkeeping after a successful check. */
+/** Clears the failure bookkeeping of a state the caller just built, after a successful check. */
 function healthy(state: FeedState): FeedState {
-  const cleared: FeedState = { ...state, consecutiveFailures: 0 };
-  delete cleared.firstFailureAt;
-  delete cleared.lastError;
-  delete cleared.notifiedFailure;
-  delete cleared.goneSince;
-  return cleared;
+  state.consecutiveFailures = 0;
+  // Only a feed that was failing has these; deleting changes a healthy state's shape for nothing.
+  if (state.firstFailureAt !== undefined) delete state.firstFailureAt;
+  if (state.lastError !== undefined) delete state.lastError;
+  if (state.notifiedFailure !== undefined) delete state.notifiedFailure;
+  if (state.goneSince !== undefined) delete state.goneSince;
+  return state;
 }
 
 function setOrDelete<K extends keyof FeedState>(

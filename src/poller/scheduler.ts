@@ -105,16 +105,19 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   }
 
   function run(url: string): void {
-    const task = deps.checker
-      .check(url)
-      .then((result) => afterCheck(url, result))
-      .catch((error: unknown) => {
-        deps.onError(url, error);
-        // A bug in one check must not drop the feed from the schedule.
-        if (!dueAt.has(url)) schedule(url, now() + deps.baseSeconds * 1000);
-      })
-      .finally(() => running.delete(url));
-    running.set(url, task);
+    running.set(url, runCheck(url));
+  }
+
+  async function runCheck(url: string): Promise<void> {
+    try {
+      afterCheck(url, await deps.checker.check(url));
+    } catch (error) {
+      deps.onError(url, error);
+      // A bug in one check must not drop the feed from the schedule.
+      if (!dueAt.has(url)) schedule(url, now() + deps.baseSeconds * 1000);
+    } finally {
+      running.delete(url);
+    }
   }
 
   function afterCheck(url: string, result: CheckResult): void {

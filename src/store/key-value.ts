@@ -141,10 +141,10 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
    * look at the pending batches.
    */
   function known(key: string): Decoded | string | null | undefined {
-    if (cacheKey(key)) {
-      const entry = cache.get(key);
-      return entry === undefined && cacheComplete ? null : entry;
-    }
+    // Only cached keys are in the cache: a hit needs no further test.
+    const entry = cache.get(key);
+    if (entry !== undefined) return entry;
+    if (cacheKey(key)) return cacheComplete ? null : undefined;
     if (open?.writes.has(key)) return open.writes.get(key);
     if (committing?.writes.has(key)) return committing.writes.get(key);
     return undefined;
@@ -170,7 +170,14 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
   function write(key: string, encoded: string | null): Promise<void> {
     counters.writes++;
     if (cacheKey(key)) cache.set(key, encoded);
-    open ??= newBatch();
+    if (!open) {
+      open = newBatch();
+      // Tracked once per batch rather than per write: close() waits for it all the same.
+      const { committed } = open;
+      inFlight.add(committed);
+      const forget = () => inFlight.delete(committed);
+      committed.then(forget, forget);
+    }
     // A rewritten key moves to the end: rows are committed in the order they were last written,
     // so a crash part-way through a large batch keeps the callers' write order (outbox before
     // seen keys before feed state).
@@ -178,7 +185,7 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
     open.writes.set(key, encoded);
     const { committed } = open;
     scheduleFlush();
-    return track(() => committed);
+    return committed;
   }
 
   /**

@@ -253,6 +253,11 @@ export function createSubscriptionRepository(deps: SubscriptionRepositoryDeps): 
 
     async listByFeed(feedUrl) {
       const ids = (await kv.get<string[]>(storeKeys.feedSubscriptions(feedUrl))) ?? [];
+      if (ids.length === 1 && ids[0] !== undefined) {
+        // Most feeds have one subscriber, and this runs on every check.
+        const only = await kv.get<Subscription>(storeKeys.subscription(ids[0]));
+        return only ? [only] : [];
+      }
       return (await kv.getMany<Subscription>(ids.map(storeKeys.subscription))).filter(defined);
     },
 
