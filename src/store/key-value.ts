@@ -75,6 +75,20 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * The cache entry of a stored row: the value's own encoding, decoded on first read like a write's
+ * (so a start does not decode thousands of records at once), or the decoded value for rows in
+ * another layout (an expiry, written by an older Keyv).
+ */
+function encodedValueOf(row: string): Decoded | string | null {
+  const prefix = '{"value":';
+  if (row.startsWith(prefix) && row.endsWith('}') && !row.includes('"expires":')) {
+    return row.slice(prefix.length, -1);
+  }
+  const { value } = deserializeRow<unknown>(row);
+  return value === undefined ? null : new Decoded(deepFreeze(value));
+}
+
 /** Writes waiting for the same commit: the newest encoded value per key, or null for a delete. */
 interface Batch {
   writes: Map<string, string | null>;
@@ -314,8 +328,7 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
         for (const { key, value } of await list()) {
           // A key read or written meanwhile already holds a value at least as new.
           if (!cacheKey(key) || cache.has(key)) continue;
-          const row = deserializeRow<unknown>(value);
-          cache.set(key, row.value === undefined ? null : new Decoded(deepFreeze(row.value)));
+          cache.set(key, encodedValueOf(value));
           loaded++;
         }
         cacheComplete = true;
