@@ -54,12 +54,18 @@ export interface KeyValueStoreOptions {
    * subscriptions, indexes, outboxes) are worth it, large ones (seen keys, recent items) are not.
    */
   cacheKey?: (key: string) => boolean;
-  /** Lists the stored rows (as Keyv serialized them) of every key `cacheKey` accepts; used by `warm`. */
-  listCachedRows?: () => Promise<Array<{ key: string; value: string }>>;
+  /**
+   * Lists, in key order, up to `limit` stored rows (as Keyv serialized them) after the key `after`
+   * among the keys `cacheKey` accepts; used by `warm`.
+   */
+  listCachedRows?: (after: string | null, limit: number) => Promise<Array<{ key: string; value: string }>>;
 }
 
 // Keeps each backend query's JSON parameter and result of a modest size.
 const GET_MANY_BATCH = 500;
+
+/** Rows per query when the cache is warmed at start. */
+const WARM_PAGE_ROWS = 2000;
 
 /** A cached value already decoded: shared by every reader, so frozen. */
 class Decoded {
@@ -323,13 +329,21 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
       const list = options.listCachedRows;
       if (!list) return Promise.resolve(0);
       return track(async () => {
-        counters.reads++;
         let loaded = 0;
-        for (const { key, value } of await list()) {
-          // A key read or written meanwhile already holds a value at least as new.
-          if (!cacheKey(key) || cache.has(key)) continue;
-          cache.set(key, encodedValueOf(value));
-          loaded++;
+        let after: string | null = null;
+        for (;;) {
+          // In pages, so a large store is not held twice in memory (rows and cache) at start.
+          counters.reads++;
+          const rows = await list(after, WARM_PAGE_ROWS);
+          for (const { key, value } of rows) {
+            // A key read or written meanwhile already holds a value at least as new.
+            if (!cacheKey(key) || cache.has(key)) continue;
+            cache.set(key, encodedValueOf(value));
+            loaded++;
+          }
+          const last = rows.at(-1);
+          if (!last || rows.length < WARM_PAGE_ROWS) break;
+          after = last.key;
         }
         cacheComplete = true;
         return loaded;

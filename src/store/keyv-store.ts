@@ -94,7 +94,7 @@ export async function openKeyValueStore(
   const { keyv, adapter } = await openSqlite(databaseUrl, location.file, options.logger);
   const kv = createKeyvKeyValueStore(keyv, {
     cacheKey: isSmallRecordKey,
-    listCachedRows: () => adapter.rowsExcept(LARGE_RECORD_PREFIXES),
+    listCachedRows: (after, limit) => adapter.rowsExcept(LARGE_RECORD_PREFIXES, after, limit),
   });
   return { kv, location };
 }

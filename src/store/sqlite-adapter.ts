@@ -37,15 +37,22 @@ export class BatchingKeyvSqlite extends KeyvSqlite {
   }
 
   /**
-   * Every row whose key starts with none of `prefixes`, in one query. The large values of the
-   * rows left out are not read: SQLite only visits a row's value for rows that match.
+   * Up to `limit` rows, in key order after `after` (from the start when null), whose key starts
+   * with none of `prefixes`. The large values of the rows left out are not read: SQLite only visits
+   * a row's value for rows that match.
    */
-  async rowsExcept(prefixes: readonly string[]): Promise<Array<{ key: string; value: string }>> {
+  async rowsExcept(
+    prefixes: readonly string[],
+    after: string | null,
+    limit: number,
+  ): Promise<Array<{ key: string; value: string }>> {
     const table = this.opts.table ?? 'keyv';
-    const conditions = prefixes.map(() => 'substr(key, 1, ?) <> ?').join(' AND ');
+    const conditions = ['key > ?', ...prefixes.map(() => 'substr(key, 1, ?) <> ?')].join(' AND ');
     return (await this.query(
-      `SELECT key, value FROM ${table}${conditions ? ` WHERE ${conditions}` : ''}`,
+      `SELECT key, value FROM ${table} WHERE ${conditions} ORDER BY key LIMIT ?`,
+      after ?? '',
       ...prefixes.flatMap((prefix) => [prefix.length, prefix]),
+      limit,
     )) as Array<{ key: string; value: string }>;
   }
 

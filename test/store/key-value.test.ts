@@ -236,6 +236,25 @@ describe('reads', () => {
     await reopened.kv.close();
   });
 
+  it('warms up with every small record of a large store, page by page, and then knows the absent ones without asking', async () => {
+    const url = temp.urlOf('warm.sqlite');
+    const { kv } = await openKeyValueStore(url);
+    await Promise.all(Array.from({ length: 4500 }, (_, n) => kv.set(`sub:${n}`, { n })));
+    await kv.set('seen:feed', ['g:1']);
+    await kv.close();
+
+    const reopened = await openKeyValueStore(url);
+    expect(await reopened.kv.warm()).toBe(4500);
+    const afterWarm = reopened.kv.stats().reads;
+    const values = await Promise.all(Array.from({ length: 4500 }, (_, n) => reopened.kv.get(`sub:${n}`)));
+    expect(values).toEqual(Array.from({ length: 4500 }, (_, n) => ({ n })));
+    expect(await reopened.kv.get('sub:missing')).toBeUndefined();
+    expect(reopened.kv.stats().reads).toBe(afterWarm);
+    expect(await reopened.kv.get('seen:feed')).toEqual(['g:1']);
+    expect(reopened.kv.stats().reads).toBe(afterWarm + 1);
+    await reopened.kv.close();
+  });
+
   it('reads seen keys and recent items from the database every time', async () => {
     const { kv } = await openKeyValueStore(temp.urlOf('nocache.sqlite'));
     await kv.set('seen:f', ['a']);
