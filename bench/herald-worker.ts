@@ -21,6 +21,7 @@ import { createConcurrencyGate, type ConcurrencyGate } from '../src/poller/concu
 import {
   createFeedChecker,
   type CheckResult,
+  type CheckSettled,
   type DeliveryQueue,
   type FeedChecker,
 } from '../src/poller/feed-checker';
@@ -131,6 +132,7 @@ interface Running {
 function bindAll(gate: ConcurrencyGate): ConcurrencyGate {
   return {
     run: (host, task) => gate.run(host, task),
+    enqueue: (host, task) => gate.enqueue(host, task),
     inFlight: () => gate.inFlight(),
     inFlightFor: (host) => gate.inFlightFor(host),
     waiting: () => gate.waiting(),
@@ -230,6 +232,15 @@ async function start(init: HeraldWorkerInit): Promise<{ feeds: number; seedMs: n
       gate.run(host, task).finally(() => {
         counters.fetched++;
       }),
+    enqueue: (host, task) =>
+      gate.enqueue(host, () => {
+        const running = task();
+        const count = () => {
+          counters.fetched++;
+        };
+        running.then(count, count);
+        return running;
+      }),
   };
   const checker = createFeedChecker({
     store,
@@ -254,10 +265,24 @@ async function start(init: HeraldWorkerInit): Promise<{ feeds: number; seedMs: n
   // Observes each check for the cycle's bookkeeping; the check itself is the product's.
   const limit = init.maxChecksInFlight ? createLimiter(init.maxChecksInFlight) : null;
   const observed: FeedChecker = {
-    async check(url) {
-      const result = limit ? await limit(() => checker.check(url)) : await checker.check(url);
-      state.onCheck?.(result);
-      return result;
+    queue(url, done) {
+      const report = (checked: string, settled: CheckSettled) => {
+        if (settled.status === 'fulfilled') state.onCheck?.(settled.value);
+        done(checked, settled);
+      };
+      if (!limit) {
+        checker.queue(url, report);
+        return;
+      }
+      void limit(
+        () =>
+          new Promise<void>((resolve) => {
+            checker.queue(url, (checked, settled) => {
+              report(checked, settled);
+              resolve();
+            });
+          }),
+      );
     },
   };
   state.scheduler = createScheduler({

@@ -26,6 +26,12 @@ export interface ConcurrencyGateOptions {
 export interface ConcurrencyGate {
   /** Runs `task` once a global slot and a slot for `host` are free; settles as the task does. */
   run<T>(host: string, task: () => Promise<T>): Promise<T>;
+  /**
+   * Starts `task` once slots are free and holds them until the promise it returns settles. Unlike
+   * `run`, nothing but `task` itself is kept while it waits, for callers that queue thousands at
+   * once; what the task resolves or rejects to is the task's own business.
+   */
+  enqueue(host: string, task: () => Promise<unknown>): void;
   /** Tasks running now, over all hosts. */
   inFlight(): number;
   /** Tasks running now for `host`. */
@@ -54,7 +60,10 @@ export function createConcurrencyGate(options: ConcurrencyGateOptions): Concurre
 interface Waiter {
   /** Arrival number: smaller waited longer. */
   seq: number;
-  start: () => void;
+  task: () => unknown;
+  /** How `run` hands the outcome back; null for `enqueue`. */
+  resolve: ((value: unknown) => void) | null;
+  reject: ((error: unknown) => void) | null;
 }
 
 class Lane {
@@ -105,31 +114,42 @@ class Gate implements ConcurrencyGate {
 
   run<T>(host: string, task: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const lane = this.lane(host);
-      lane.queue.push({
-        seq: this.nextSeq++,
-        start: () => {
-          // The executor turns a task that throws synchronously into a rejection like any other.
-          const running = new Promise<T>((settle) => settle(task()));
-          // Release before settling, so a caller awaiting run() already sees its slot free.
-          running.then(
-            (value) => {
-              this.release(lane);
-              resolve(value);
-            },
-            (error: unknown) => {
-              this.release(lane);
-              // The caller gets exactly what the task threw, Error or not.
-              // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-              reject(error);
-            },
-          );
-        },
-      });
-      this.queued++;
-      this.consider(lane);
-      this.pump();
+      this.push(host, task, resolve as (value: unknown) => void, reject);
     });
+  }
+
+  enqueue(host: string, task: () => Promise<unknown>): void {
+    this.push(host, task, null, null);
+  }
+
+  private push(
+    host: string,
+    task: () => unknown,
+    resolve: Waiter['resolve'],
+    reject: Waiter['reject'],
+  ): void {
+    const lane = this.lane(host);
+    lane.queue.push({ seq: this.nextSeq++, task, resolve, reject });
+    this.queued++;
+    this.consider(lane);
+    this.pump();
+  }
+
+  private start(lane: Lane, waiter: Waiter): void {
+    // The executor turns a task that throws synchronously into a rejection like any other.
+    const running = new Promise((settle) => settle(waiter.task()));
+    // Release before settling, so a caller awaiting run() already sees its slot free.
+    running.then(
+      (value) => {
+        this.release(lane);
+        waiter.resolve?.(value);
+      },
+      (error: unknown) => {
+        this.release(lane);
+        // The caller gets exactly what the task threw, Error or not.
+        waiter.reject?.(error);
+      },
+    );
   }
 
   inFlight(): number {
@@ -223,7 +243,7 @@ class Gate implements ConcurrencyGate {
         lane.inFlight++;
         lane.lastStartAt = now;
         this.consider(lane);
-        waiter.start();
+        this.start(lane, waiter);
       }
     } finally {
       this.pumping = false;

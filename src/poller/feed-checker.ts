@@ -72,9 +72,18 @@ export type CheckResult =
   | { outcome: 'removed' }
   | { outcome: 'unchanged' | 'updated' | 'failed'; nextCheckAt: number; url: string; queued: number };
 
+/** How a queued check ended: its result once its writes are committed, or what went wrong. */
+export type CheckSettled = PromiseSettledResult<CheckResult>;
+
 /** Checks one feed: fetch → parse → diff → outbox → seen keys → state, in that order. */
 export interface FeedChecker {
-  check(url: string): Promise<CheckResult>;
+  /**
+   * Queues a check of `url` behind the gate and calls `done` once it is over. A callback rather
+   * than a promise: when thousands of feeds fall due at once, a waiting check is then one small
+   * closure, not a chain of suspended async functions (measured: those were a third of what a
+   * warm cycle promoted to V8's old generation).
+   */
+  queue(url: string, done: (url: string, settled: CheckSettled) => void): void;
 }
 
 /** Builds the checker that the scheduler calls for every due feed. */
@@ -89,11 +98,27 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
    * feeds fall due at once, waiting checks are then only queued closures, not thousands of store
    * queries and parsed feeds held in memory (measured by the bench: 880 → ~400 MB at 20,000 feeds).
    */
-  async function check(url: string): Promise<CheckResult> {
+  function queue(url: string, done: (url: string, settled: CheckSettled) => void): void {
     const host = hostOf(url);
-    const { result, committed } = await deps.gate.run(host, () => checkHoldingSlot(url, host));
-    await committed;
-    return result;
+    deps.gate.enqueue(host, () => startCheck(url, host, done));
+  }
+
+  /** Runs a check that got its slot; the slot is given back when the returned promise settles. */
+  function startCheck(
+    url: string,
+    host: string,
+    done: (url: string, settled: CheckSettled) => void,
+  ): Promise<unknown> {
+    const slot = checkHoldingSlot(url, host);
+    const fail = (reason: unknown) => done(url, { status: 'rejected', reason });
+    slot.then(({ result, committed }) => {
+      if (!committed) {
+        done(url, { status: 'fulfilled', value: result });
+        return;
+      }
+      committed.then(() => done(url, { status: 'fulfilled', value: result }), fail);
+    }, fail);
+    return slot;
   }
 
   /**
@@ -368,7 +393,7 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
     for (const subscription of active) deps.delivery.release(subscription.id, MAX_POSTS_PER_CHECK);
   }
 
-  return { check };
+  return { queue };
 }
 
 /** What a stored feed URL's host looks like when it can be read straight off the text. */

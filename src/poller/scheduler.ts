@@ -1,5 +1,5 @@
 import type { FeedStateRepository } from '../store';
-import type { CheckResult, FeedChecker } from './feed-checker';
+import type { CheckResult, CheckSettled, FeedChecker } from './feed-checker';
 import { firstCheckAt } from './interval';
 
 /** Longest single timer; Node clamps anything above 2³¹−1 ms to 1 ms. */
@@ -47,7 +47,9 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const random = deps.random ?? Math.random;
   const dueAt = new Map<string, number>();
   const heap: Entry[] = [];
-  const running = new Map<string, Promise<void>>();
+  const running = new Set<string>();
+  /** Callers of `idle` and `stop` waiting for `running` to empty. */
+  let whenIdle: Array<() => void> = [];
   let timer: NodeJS.Timeout | null = null;
   let timerAt = Infinity;
   let stopped = false;
@@ -105,19 +107,34 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   }
 
   function run(url: string): void {
-    running.set(url, runCheck(url));
+    running.add(url);
+    deps.checker.queue(url, finished);
   }
 
-  async function runCheck(url: string): Promise<void> {
+  function finished(url: string, settled: CheckSettled): void {
     try {
-      afterCheck(url, await deps.checker.check(url));
+      if (settled.status === 'fulfilled') afterCheck(url, settled.value);
+      else failed(url, settled.reason);
     } catch (error) {
-      deps.onError(url, error);
-      // A bug in one check must not drop the feed from the schedule.
-      if (!dueAt.has(url)) schedule(url, now() + deps.baseSeconds * 1000);
+      failed(url, error);
     } finally {
       running.delete(url);
+      if (running.size === 0) {
+        const waiting = whenIdle;
+        whenIdle = [];
+        for (const resolve of waiting) resolve();
+      }
     }
+  }
+
+  function failed(url: string, error: unknown): void {
+    deps.onError(url, error);
+    // A bug in one check must not drop the feed from the schedule.
+    if (!dueAt.has(url)) schedule(url, now() + deps.baseSeconds * 1000);
+  }
+
+  async function idle(): Promise<void> {
+    while (running.size > 0) await new Promise<void>((resolve) => whenIdle.push(resolve));
   }
 
   function afterCheck(url: string, result: CheckResult): void {
@@ -149,16 +166,14 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     },
     schedule,
     unschedule,
-    size: () => dueAt.size + [...running.keys()].filter((url) => !dueAt.has(url)).length,
-    async idle() {
-      while (running.size > 0) await Promise.allSettled([...running.values()]);
-    },
+    size: () => dueAt.size + [...running].filter((url) => !dueAt.has(url)).length,
+    idle,
     async stop(timeoutMs) {
       stopped = true;
       clearTimer();
       let timeout: NodeJS.Timeout | undefined;
       await Promise.race([
-        Promise.allSettled([...running.values()]),
+        idle(),
         new Promise<void>((resolve) => {
           timeout = setTimeout(resolve, timeoutMs);
         }),
