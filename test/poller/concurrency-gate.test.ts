@@ -162,6 +162,34 @@ describe('createConcurrencyGate', () => {
     expect(gate.inFlightFor('a.example')).toBe(0);
   });
 
+  it('runs enqueued tasks within the same limits and in order, holding a slot until the task’s promise settles, failed or not', async () => {
+    const gate = createConcurrencyGate({ global: 2, perHost: 1 });
+    const started: string[] = [];
+    const tasks = new Map<string, Deferred>();
+    for (const name of ['a1', 'a2', 'b1', 'a3']) {
+      const task = deferred();
+      tasks.set(name, task);
+      gate.enqueue(`${name[0]}.example`, () => {
+        started.push(name);
+        return task.promise;
+      });
+    }
+    await settle();
+    expect(started).toEqual(['a1', 'b1']);
+    expect(gate.waiting()).toBe(2);
+
+    tasks.get('a1')!.reject(new Error('the task’s own failure'));
+    await settle();
+    expect(started).toEqual(['a1', 'b1', 'a2']);
+    tasks.get('b1')!.resolve();
+    tasks.get('a2')!.resolve();
+    await settle();
+    expect(started).toEqual(['a1', 'b1', 'a2', 'a3']);
+    tasks.get('a3')!.resolve();
+    await settle();
+    expect(gate.inFlight()).toBe(0);
+  });
+
   it('starts tasks for one host in the order they were queued', async () => {
     const gate = createConcurrencyGate({ global: 10, perHost: 1 });
     const order: number[] = [];
