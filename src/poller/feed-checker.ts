@@ -176,7 +176,7 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
         if (headers.lastModified) updated.lastModified = headers.lastModified;
         return updated;
       });
-      releaseAll(active);
+      await releaseBacklog(active);
       logger.debug({ url, status, kind: fetched.kind }, 'feed unchanged');
       return { result: { outcome: 'unchanged', nextCheckAt: next.nextCheckAt, url, queued: 0 }, committed };
     }
@@ -391,6 +391,19 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
 
   function releaseAll(active: Subscription[]): void {
     for (const subscription of active) deps.delivery.release(subscription.id, MAX_POSTS_PER_CHECK);
+  }
+
+  /**
+   * After a check that found nothing new: lets out the next posts of subscriptions that still
+   * have some waiting (see MAX_POSTS_PER_CHECK). Asking first spares delivery a wake-up for every
+   * check of a feed with an empty queue, which is nearly all of them.
+   */
+  async function releaseBacklog(active: Subscription[]): Promise<void> {
+    for (const subscription of active) {
+      if (await store.outbox.hasPending(subscription.id)) {
+        deps.delivery.release(subscription.id, MAX_POSTS_PER_CHECK);
+      }
+    }
   }
 
   return { queue };

@@ -32,6 +32,8 @@ export interface OutboxRepository {
   enqueue(subscriptionId: string, entries: readonly NewOutboxEntry[]): Promise<number>;
   /** Pending entries, oldest first. */
   list(subscriptionId: string): Promise<OutboxEntry[]>;
+  /** Whether the subscription has anything pending (without copying its queue). */
+  hasPending(subscriptionId: string): Promise<boolean>;
   /** Subscriptions with pending entries: what a restart resumes. */
   pendingSubscriptionIds(): Promise<string[]>;
   /** Drops a delivered (or abandoned) entry; resolves to whether it was there. */
@@ -98,6 +100,10 @@ export function createOutboxRepository(kv: KeyValueStore, now: () => number): Ou
       });
     },
     list: read,
+    async hasPending(subscriptionId) {
+      const queue = await kv.get<OutboxEntry[]>(storeKeys.outbox(subscriptionId));
+      return queue !== undefined && queue.length > 0;
+    },
     async pendingSubscriptionIds() {
       return [...((await kv.get<string[]>(storeKeys.outboxIndex)) ?? [])];
     },

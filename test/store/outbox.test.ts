@@ -39,6 +39,16 @@ describe('outbox', () => {
     expect(entries[2]?.nextAttemptAt).toBe(NOW + 5);
   });
 
+  it('tells whether a subscription has anything pending, until its last entry is gone', async () => {
+    expect(await store.outbox.hasPending('s1')).toBe(false);
+    await store.outbox.enqueue('s1', [{ itemKey: 'g:1', payload: payload('one') }]);
+    expect(await store.outbox.hasPending('s1')).toBe(true);
+    expect(await store.outbox.hasPending('s2')).toBe(false);
+
+    await store.outbox.remove('s1', 'g:1');
+    expect(await store.outbox.hasPending('s1')).toBe(false);
+  });
+
   it('keeps one entry per item key however often it is enqueued', async () => {
     expect(await store.outbox.enqueue('s1', [{ itemKey: 'g:1', payload: payload('first') }])).toBe(1);
     expect(
