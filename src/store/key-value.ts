@@ -95,6 +95,41 @@ function encodedValueOf(row: string): Decoded | string | null {
   return value === undefined ? null : new Decoded(deepFreeze(value));
 }
 
+/**
+ * A copy of `next` that shares every string and object with the frozen `current` (a string equal
+ * to the current one is taken from `current`), or null when `next` brings a string or object of its
+ * own. Such a string could be a slice of some large text, and V8 keeps the whole parent of a slice
+ * alive; strings shorter than 13 characters are never slices and are taken as they are. The copy
+ * holds what JSON would store: no undefined members, no NaN or Infinity.
+ */
+function sameStringsAs(current: unknown, next: unknown): Record<string, unknown> | null {
+  if (!isPlainRecord(current) || !isPlainRecord(next)) return null;
+  const copy: Record<string, unknown> = {};
+  for (const name in next) {
+    const value = next[name];
+    if (typeof value === 'string') {
+      const old = current[name];
+      if (value === old) copy[name] = old;
+      else if (value.length < 13) copy[name] = value;
+      else return null;
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return null;
+      copy[name] = value;
+    } else if (value === null || typeof value === 'boolean') {
+      copy[name] = value;
+    } else if (value !== undefined) {
+      // An object or array: only the current record's own (frozen) one is safe to share.
+      if (typeof value !== 'object' || value !== current[name]) return null;
+      copy[name] = value;
+    }
+  }
+  return copy;
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Writes waiting for the same commit: the newest encoded value per key, or null for a delete. */
 interface Batch {
   writes: Map<string, string | null>;
@@ -314,7 +349,12 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
         const current = valueOf<T>(key, entry);
         const next = fn(current);
         if (next === current) return Promise.resolve(current);
-        return writeComputed(key, next).then(() => next);
+        const committed = writeComputed(key, next);
+        // Kept decoded when it is the current record with some fields changed (a poll's check
+        // times): nothing in it can pin a feed body, and the next check need not decode it.
+        const kept = sameStringsAs(current, next);
+        if (kept) cache.set(key, new Decoded(Object.freeze(kept)));
+        return committed.then(() => next);
       }
       return store.withLock(key, async () => {
         const current = await store.get<T>(key);

@@ -220,6 +220,46 @@ describe('reads', () => {
     await kv.close();
   });
 
+  it('reads back exactly what an update of a cached record stored, whatever the update changed', async () => {
+    const url = temp.urlOf('kept-update.sqlite');
+    const { kv } = await openKeyValueStore(url);
+    await kv.set('feed:x', { etag: '"a-long-entity-tag-value"', checks: 0, error: { kind: 'timeout' } });
+    await kv.get('feed:x');
+    type Row = { etag: string; checks: number; error?: { kind: string }; note?: string; gone?: undefined };
+    const checked = await kv.update<Row>('feed:x', (current) => ({
+      ...current!,
+      checks: 1,
+      gone: undefined,
+    }));
+    expect(Object.isFrozen(checked)).toBe(false);
+    expect(await kv.get('feed:x')).toEqual({
+      etag: '"a-long-entity-tag-value"',
+      checks: 1,
+      error: { kind: 'timeout' },
+    });
+    expect(Object.isFrozen(await kv.get('feed:x'))).toBe(true);
+
+    await kv.update<Row>('feed:x', (current) => ({
+      ...current!,
+      note: 'a new and rather long note',
+      checks: NaN,
+    }));
+    await kv.update<Row>('feed:x', (current) => ({ ...current!, error: { kind: 'http' } }));
+    const expected = {
+      etag: '"a-long-entity-tag-value"',
+      checks: null,
+      error: { kind: 'http' },
+      note: 'a new and rather long note',
+    };
+    expect(await kv.get('feed:x')).toEqual(expected);
+    expect(Object.isFrozen((await kv.get<Row>('feed:x'))?.error)).toBe(true);
+    await kv.close();
+
+    const reopened = await openKeyValueStore(url);
+    expect(await reopened.kv.get('feed:x')).toEqual(expected);
+    await reopened.kv.close();
+  });
+
   it('updates a cached record from memory and keeps the update durable and ordered', async () => {
     const url = temp.urlOf('cached-update.sqlite');
     const { kv } = await openKeyValueStore(url);
