@@ -311,7 +311,7 @@ function sample(backlog: () => number): { stop(): { rssMb: number; backlog: numb
   const timer = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage.rss());
     most = Math.max(most, backlog());
-  }, 20);
+  }, 50);
   return {
     stop() {
       clearInterval(timer);
