@@ -1,24 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FeedItem } from '../../src/feeds/types';
 import type { Store } from '../../src/store/store';
+import { storedItem } from './items';
 import { createTempStores, type TempStores } from './temp-store';
 
 const FEED = 'https://example.com/feed.xml';
 
 function item(id: string, published: string): FeedItem {
-  return {
-    id,
-    keys: [id],
-    guid: id,
-    title: `Post ${id}`,
-    link: `https://example.com/${id}`,
-    published,
-    author: null,
-    categories: [],
-    content: [{ type: 'text', text: `Text of ${id}` }],
-    contentBase: null,
-    image: null,
-  };
+  return storedItem(id, published, { content: [{ type: 'text', text: `Text of ${id}` }] });
 }
 
 let temp: TempStores;

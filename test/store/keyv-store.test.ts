@@ -14,8 +14,8 @@ import { createKeyvKeyValueStore } from '../../src/store/key-value';
 import { feedKeyHash } from '../../src/store/keys';
 import { createKeyvStore, openKeyValueStore, parseDatabaseUrl } from '../../src/store/keyv-store';
 import { SCHEMA_VERSION, ensureSchema } from '../../src/store/schema';
-import type { FeedItem } from '../../src/feeds/types';
 import type { FeedState } from '../../src/store/feeds';
+import { storedItem } from './items';
 import { createTempStores, type TempStores } from './temp-store';
 
 function readJournalMode(file: string): Promise<string> {
@@ -58,22 +58,6 @@ function feedState(url: string, overrides: Partial<FeedState> = {}): FeedState {
   };
 }
 
-function item(id: string, published: string | null): FeedItem {
-  return {
-    id,
-    keys: [id],
-    guid: id,
-    title: `Post ${id}`,
-    link: `https://example.com/${id}`,
-    published,
-    author: null,
-    categories: [],
-    content: [],
-    contentBase: null,
-    image: null,
-  };
-}
-
 let temp: TempStores;
 beforeEach(() => {
   temp = createTempStores();
@@ -109,7 +93,7 @@ describe('createKeyvStore on SQLite', () => {
       );
       await first.feeds.put(feedState(url, { etag: `"v${n}"` }));
       await first.seen.add(url, [`g:${n}`], 200);
-      await first.recent.add(url, [item(`g:${n}`, null)]);
+      await first.recent.add(url, [storedItem(`g:${n}`)]);
     }
     await first.close();
 
@@ -241,7 +225,7 @@ describe('store.stats', () => {
   it('costs one write for a feed check that finds nothing new', async () => {
     const store = await temp.open();
     const url = 'https://example.com/feed.xml';
-    const items = [item('a', '2024-05-02T00:00:00.000Z'), item('b', '2024-05-01T00:00:00.000Z')];
+    const items = [storedItem('a', '2024-05-02T00:00:00.000Z'), storedItem('b', '2024-05-01T00:00:00.000Z')];
     await store.feeds.put(feedState(url));
     await store.seen.add(url, ['a', 'b'], 200);
     await store.recent.add(url, items);

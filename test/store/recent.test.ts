@@ -4,24 +4,13 @@ import type { KeyValueStore } from '../../src/store/key-value';
 import { storeKeys } from '../../src/store/keys';
 import { createRecentItemsRepository, RECENT_EXCERPT_CHARS } from '../../src/store/recent';
 import type { Store } from '../../src/store/store';
+import { storedItem } from './items';
 import { createTempStores, type TempStores } from './temp-store';
 
 const FEED = 'https://example.com/feed.xml';
 
 function item(id: string, published: string | null, title = id): FeedItem {
-  return {
-    id,
-    keys: [id],
-    guid: id,
-    title,
-    link: `https://example.com/${id}`,
-    published,
-    author: null,
-    categories: [],
-    content: [],
-    contentBase: null,
-    image: null,
-  };
+  return storedItem(id, published, { title });
 }
 
 /** What `/posts` gets back for an item: the fields it shows and the excerpt it searches. */

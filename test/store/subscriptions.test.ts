@@ -6,6 +6,7 @@ import type { FeedState } from '../../src/store/feeds';
 import { createKeyvKeyValueStore } from '../../src/store/key-value';
 import { createStoreOver, type Store } from '../../src/store/store';
 import type { NewSubscription } from '../../src/store/subscriptions';
+import { storedItem } from './items';
 import { createTempStores, type TempStores } from './temp-store';
 
 const FEED = 'https://example.com/feed.xml';
@@ -30,19 +31,7 @@ function feedState(url: string): FeedState {
 }
 
 function item(id: string): FeedItem {
-  return {
-    id,
-    keys: [id],
-    guid: id,
-    title: id,
-    link: null,
-    published: '2024-01-01T00:00:00.000Z',
-    author: null,
-    categories: [],
-    content: [],
-    contentBase: null,
-    image: null,
-  };
+  return storedItem(id, '2024-01-01T00:00:00.000Z', { link: null });
 }
 
 let temp: TempStores;
