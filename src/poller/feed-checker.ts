@@ -162,7 +162,9 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
         retryAfter: headers.retryAfter,
         random,
       });
+      await releaseBacklog(active);
       // The one write an unchanged feed costs: its check times (and validators, if they moved).
+      // Issued last, so nothing is awaited before the caller takes charge of its outcome.
       const committed = store.feeds.update(url, (current) => {
         const updated = healthy({
           ...current,
@@ -176,7 +178,6 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
         if (headers.lastModified) updated.lastModified = headers.lastModified;
         return updated;
       });
-      await releaseBacklog(active);
       logger.debug({ url, status, kind: fetched.kind }, 'feed unchanged');
       return { result: { outcome: 'unchanged', nextCheckAt: next.nextCheckAt, url, queued: 0 }, committed };
     }
