@@ -277,20 +277,17 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ level: config.logLevel });
-  let herald: Herald;
-  try {
-    herald = await startHerald(config, { logger });
-  } catch (error) {
-    const problem = describeStartFailure(error, config);
-    if (problem) {
-      // Something the operator can fix: say what and how, without a stack trace.
-      process.stderr.write(`Herald cannot start: ${problem}\n`);
-    } else {
-      logger.fatal({ err: error }, 'Herald could not start');
-    }
-    process.exit(1);
-  }
+  let herald: Herald | null = null;
   let shuttingDown = false;
+  const stop = (running: Herald) => {
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
   const shutdown = (signal: NodeJS.Signals) => {
     if (shuttingDown) {
       // One Ctrl+C can arrive more than once (the terminal signals the whole group and npm or tsx
@@ -303,16 +300,27 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS + 1000);
     force.unref();
-    herald.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    // A signal during start-up is acted on as soon as Herald has started (below).
+    if (herald) stop(herald);
   };
+  // Listening before starting: until a listener exists, SIGTERM kills the process outright, and a
+  // signal sent just as start-up ends (a supervisor that stops what it just started) would skip
+  // the clean stop.
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  try {
+    herald = await startHerald(config, { logger });
+  } catch (error) {
+    const problem = describeStartFailure(error, config);
+    if (problem) {
+      // Something the operator can fix: say what and how, without a stack trace.
+      process.stderr.write(`Herald cannot start: ${problem}\n`);
+    } else {
+      logger.fatal({ err: error }, 'Herald could not start');
+    }
+    process.exit(1);
+  }
+  if (shuttingDown) stop(herald);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -77,6 +77,21 @@ describe('graceful shutdown', () => {
     expect(posted()).toEqual(burst.map((item) => item.link));
   }, 60_000);
 
+  it('stops cleanly, exit code 0, when SIGTERM arrives while it is still starting', async () => {
+    world = await startProcessWorld();
+    const bot = processes.spawn({ env: world.env() });
+    // The store is open, Discord not yet logged in to: the middle of start-up.
+    await bot.waitForLog('store opened');
+    bot.signal('SIGTERM');
+
+    const exit = await bot.waitForExit(SHUTDOWN_BUDGET_MS);
+    expect(exit, bot.describeOutput()).toEqual({ code: 0, signal: null });
+    expect(bot.logs.map((record) => record.msg)).toEqual(
+      expect.arrayContaining(['shutting down', 'polling started', 'stopped']),
+    );
+    expect(bot.logs.at(-1)?.msg).toBe('stopped');
+  });
+
   it('stops gracefully when SIGTERM is sent to npm itself (kill <pid>, or a container running npm start), leaving no process behind', async () => {
     world = await startProcessWorld();
     const bot = processes.spawn({ env: world.env(), mode: 'npm-start', waitTimeoutMs: 30_000 });
