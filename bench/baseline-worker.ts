@@ -9,7 +9,7 @@
 import Parser from 'rss-parser';
 import { Agent, request } from 'undici';
 import { createConcurrencyGate, type ConcurrencyGate } from '../src/poller/concurrency-gate';
-import { hostOf } from '../src/poller/feed-checker';
+import { hostOf } from '../src/feeds/url-host';
 import { cpuSeconds, peakRssMb, serveCalls } from './ipc';
 import { feedUrl } from './synthetic-feeds';
 

@@ -1,3 +1,5 @@
+import { hostOf } from './url-host';
+
 /**
  * Everything that can go wrong between a URL and a list of items. Each class carries the fields a
  * caller branches on, and a message a server admin understands without knowing HTTP internals.
@@ -147,14 +149,6 @@ export class MalformedFeedError extends FeedError {
   ) {
     const at = line !== null ? ` at line ${line}${column !== null ? `, column ${column}` : ''}` : '';
     super(`The feed at ${url} is broken${at}: ${detail}. The site needs to fix its feed.`, url, options);
-  }
-}
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host || url;
-  } catch {
-    return url;
   }
 }
 

@@ -90,10 +90,10 @@ async function fetchFeed(
   validators: CacheValidators,
 ): Promise<FetchOutcome> {
   let current = checkUrl(requestedUrl, options.isBlocked);
-  const clock: Deadline = { timedOut: false, abortExchange: null };
+  const clock: Deadline = { timedOut: false, running: null };
   const timer = setTimeout(() => {
     clock.timedOut = true;
-    clock.abortExchange?.abort(new ExchangeTimedOut());
+    clock.running?.abort(new ExchangeTimedOut());
   }, options.timeoutMs);
   // Only a redirect needs these; most fetches never allocate them.
   let visited: Set<string> | null = null;
@@ -131,7 +131,7 @@ async function fetchFeed(
 /** The one deadline of a fetch, across its redirects, and the exchange running now. */
 interface Deadline {
   timedOut: boolean;
-  abortExchange: { abort(reason: Error): void } | null;
+  running: { abort(reason: Error): void } | null;
 }
 
 /** The reason an exchange is aborted when the fetch's deadline passes. */
@@ -219,7 +219,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     this.#clock = clock;
     this.#resolve = resolve;
     this.#reject = reject;
-    clock.abortExchange = this;
+    clock.running = this;
   }
 
   /** Ends the exchange with `reason` (the fetch's deadline passed). */
@@ -347,7 +347,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     this.#settled = true;
     const resolve = this.#resolve;
     const reject = this.#reject;
-    if (this.#clock?.abortExchange === this) this.#clock.abortExchange = null;
+    if (this.#clock?.running === this) this.#clock.running = null;
     // Let go of everything but what a body still arriving needs (see the class comment).
     this.#resolve = null;
     this.#reject = null;

@@ -8,8 +8,9 @@ import { parseFeedDate } from './dates';
 import { MalformedFeedError, NotAFeedError } from './errors';
 import { absoluteHttpUrl } from './html-to-markdown';
 import type { ItemDraft } from './identity';
-import { collapseWhitespace, hostOf, type FeedDraft } from './normalize';
+import { collapseWhitespace, type FeedDraft } from './normalize';
 import { itemTexts } from './summary';
+import { urlHost } from './url-host';
 
 const JSON_FEED_VERSION = /^https?:\/\/jsonfeed\.org\/version\//i;
 
@@ -90,7 +91,7 @@ export function parseJsonFeed(body: string, url: string): FeedDraft {
 
   const feed = {
     url,
-    title: collapseWhitespace(feedJson.title ?? '') || hostOf(url) || hostOf(link) || url,
+    title: collapseWhitespace(feedJson.title ?? '') || urlHost(url) || urlHost(link) || url,
     link,
     format: 'json' as const,
     description: collapseWhitespace(feedJson.description ?? '') || null,

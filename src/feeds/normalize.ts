@@ -8,6 +8,7 @@ import { absoluteHttpUrl, htmlToPlainText } from './html-to-markdown';
 import { assignIdentities, type ItemDraft } from './identity';
 import { itemTexts } from './summary';
 import type { Feed, FeedFormat, ItemText, ParsedFeed } from './types';
+import { urlHost } from './url-host';
 
 /** Prefix of the custom fields parse.ts asks rss-parser for, so they never clash with its own. */
 export const RAW_PREFIX = 'x_';
@@ -67,7 +68,7 @@ function draftXmlFeed(output: unknown, { url, format }: NormalizeContext): FeedD
 
   const feed: Feed = {
     url,
-    title: title || hostOf(url) || hostOf(link) || url,
+    title: title || urlHost(url) || urlHost(link) || url,
     link,
     format,
     description: description || null,
@@ -408,16 +409,6 @@ export function collapseWhitespace(text: string): string {
 
 /** Whitespace that `replace(/\s+/g, ' ')` would change: a run of two or more, or any but a space. */
 const UNCOLLAPSED_WHITESPACE = /\s{2,}|[^\S ]/;
-
-/** The host of a URL, used as a last-resort feed title; null when there is none. */
-export function hostOf(url: string | null): string | null {
-  if (!url) return null;
-  try {
-    return new URL(url).host || null;
-  } catch {
-    return null;
-  }
-}
 
 /** The feed URL as a base, when it is one (local files given to the preview are not). */
 function baseOf(url: string): string | null {

@@ -1,6 +1,7 @@
 import { FeedError, FeedHttpError, FeedTimeoutError } from '../feeds/errors';
 import { fetchChanges, type FetchedChanges } from '../feeds/load-feed';
 import type { Feed, FeedItem, FeedSource, FetchedOutcome } from '../feeds/types';
+import { hostOf } from '../feeds/url-host';
 import { MIN_SEEN_CAPACITY, type FeedHistory, type FeedState, type Store, type Subscription } from '../store';
 import { failureBackoff, GONE_STATUSES, shouldNotifyFailure, shouldPauseGoneFeed } from './backoff';
 import type { ConcurrencyGate } from './concurrency-gate';
@@ -408,27 +409,6 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
   }
 
   return { queue };
-}
-
-/** What a stored feed URL's host looks like when it can be read straight off the text. */
-const PLAIN_HOST = /^[a-z0-9.-]+(?::\d+)?$/;
-
-/** The host a feed is fetched from, lower-cased: the unit of per-host limits. */
-export function hostOf(url: string): string {
-  // Stored URLs are WHATWG hrefs, so the host is the text between "//" and the next "/": read it
-  // without building a URL on every check. Anything unusual (IPv6, IDN, a default port) goes
-  // through the URL parser.
-  const start = url.startsWith('https://') ? 8 : url.startsWith('http://') ? 7 : -1;
-  const end = start > 0 ? url.indexOf('/', start) : -1;
-  if (end > start) {
-    const host = url.slice(start, end);
-    if (PLAIN_HOST.test(host) && !host.endsWith(':80') && !host.endsWith(':443')) return host;
-  }
-  try {
-    return new URL(url).host.toLowerCase();
-  } catch {
-    return url;
-  }
 }
 
 /** What a successful, parsed fetch tells about a feed. */

@@ -27,6 +27,15 @@ export interface FeedHistoryRepository {
 
 /** Builds the feed history repository over a key-value store. */
 export function createFeedHistoryRepository(kv: KeyValueStore): FeedHistoryRepository {
+  /**
+   * Queues a list's new value as `kv.update` would: nothing when the merge returned the list itself,
+   * a delete when it returned undefined (nothing left) and something was stored.
+   */
+  const writeIfChanged = (key: string, before: readonly unknown[], after: readonly unknown[] | undefined) => {
+    if (after === before) return Promise.resolve();
+    if (after === undefined) return before.length > 0 ? kv.delete(key) : Promise.resolve();
+    return kv.set(key, after);
+  };
   return {
     hold(url, fn) {
       const seenKey = storeKeys.seen(url);
@@ -40,17 +49,15 @@ export function createFeedHistoryRepository(kv: KeyValueStore): FeedHistoryRepos
           return fn({
             seen: new Set(seenKeys),
             record(keys, capacity, items) {
-              const writes: Promise<void>[] = [];
-              const nextSeen = appendSeenKeys(seenKeys, keys, capacity).keys ?? [];
-              if (nextSeen !== seenKeys && (nextSeen.length > 0 || seenKeys.length > 0)) {
-                writes.push(nextSeen.length > 0 ? kv.set(seenKey, nextSeen) : kv.delete(seenKey));
-              }
-              const nextRecent = withRecentItems(recent, items) ?? [];
-              if (nextRecent !== recent && (nextRecent.length > 0 || recent.length > 0)) {
-                writes.push(nextRecent.length > 0 ? kv.set(recentKey, nextRecent) : kv.delete(recentKey));
-              }
-              seenKeys = nextSeen;
-              recent = nextRecent;
+              const nextSeen = appendSeenKeys(seenKeys, keys, capacity).keys;
+              const nextRecent = withRecentItems(recent, items);
+              // Seen keys first, then recent items: the order they reach the database in.
+              const writes = [
+                writeIfChanged(seenKey, seenKeys, nextSeen),
+                writeIfChanged(recentKey, recent, nextRecent),
+              ];
+              seenKeys = nextSeen ?? [];
+              recent = nextRecent ?? [];
               return Promise.all(writes).then(() => undefined);
             },
           });

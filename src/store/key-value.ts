@@ -246,7 +246,8 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
   /**
    * Writes the value an update computed. The cache keeps its encoding, decoded on the next read,
    * not the object itself: a string in it may be a slice of a whole feed body (V8 keeps the
-   * parent string alive for a slice), and 20,000 cached states held 1 GB that way.
+   * parent string alive for a slice), and 20,000 cached states held 1 GB that way. Only the
+   * update fast path keeps an object, when `sameStringsAs` shows it brings no string of its own.
    */
   function writeComputed(key: string, value: unknown): Promise<void> {
     return write(key, value === undefined ? null : encodeValue(value));

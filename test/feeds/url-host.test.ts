@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostOf } from '../../src/poller/feed-checker';
+import { hostOf } from '../../src/feeds/url-host';
 
 describe('hostOf', () => {
   it.each([
