@@ -11,7 +11,8 @@ export interface FeedHistory {
   /**
    * Queues the fetch's identity keys (keeping the newest `capacity`, at least 200) and its items
    * for `/posts` into the next commit, in that order and in the same tick, without reading either
-   * again. Writes nothing that is unchanged. Resolves once committed.
+   * again. Writes nothing that is unchanged. Resolves once committed. Once per hold: a second call
+   * throws.
    */
   record(keys: readonly string[], capacity: number, items: readonly (FeedItem | RecentItem)[]): Promise<void>;
 }
@@ -44,11 +45,15 @@ export function createFeedHistoryRepository(kv: KeyValueStore): FeedHistoryRepos
       return kv.withLock(seenKey, () =>
         kv.withLock(recentKey, async () => {
           const [storedSeen, storedRecent] = await kv.getMany<unknown>([seenKey, recentKey]);
-          let seenKeys = (storedSeen as readonly string[] | undefined) ?? [];
-          let recent = (storedRecent as readonly StoredRecentItem[] | undefined) ?? [];
+          const seenKeys = (storedSeen as readonly string[] | undefined) ?? [];
+          const recent = (storedRecent as readonly StoredRecentItem[] | undefined) ?? [];
+          // Once only: keeping what was recorded for a second call would keep the parsed feed's
+          // strings (slices of its whole body) alive until the commit.
+          let recorded = false;
           return fn({
             seen: new Set(seenKeys),
             record(keys, capacity, items) {
+              if (recorded) throw new Error(`the history of ${url} was already recorded in this hold`);
               const nextSeen = appendSeenKeys(seenKeys, keys, capacity).keys;
               const nextRecent = withRecentItems(recent, items);
               // Seen keys first, then recent items: the order they reach the database in.
@@ -56,8 +61,7 @@ export function createFeedHistoryRepository(kv: KeyValueStore): FeedHistoryRepos
                 writeIfChanged(seenKey, seenKeys, nextSeen),
                 writeIfChanged(recentKey, recent, nextRecent),
               ];
-              seenKeys = nextSeen ?? [];
-              recent = nextRecent ?? [];
+              recorded = true;
               return Promise.all(writes).then(() => undefined);
             },
           });

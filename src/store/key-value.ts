@@ -32,7 +32,8 @@ export interface KeyValueStore {
   withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
   /**
    * Read-modify-write of one key under its lock. `fn` returns the new value; returning `current`
-   * itself writes nothing, returning `undefined` deletes the key. Resolves to the value now stored.
+   * itself writes nothing, returning `undefined` deletes the key. Resolves to the value now stored,
+   * as `get` would return it (for a cached key, shared and frozen), not `fn`'s own object.
    */
   update<T>(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined>;
   /**
@@ -128,6 +129,15 @@ function sameStringsAs(current: unknown, next: unknown): Record<string, unknown>
 
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `promise`, then `value`. A function of its own so that the callback closes over nothing else:
+ * one created inside `update` would keep that call's context, with the caller's updater and
+ * everything the updater closes over (a parsed feed, its whole body), alive until the commit.
+ */
+function once<T>(promise: Promise<unknown>, value: T): Promise<T> {
+  return promise.then(() => value);
 }
 
 /** Writes waiting for the same commit: the newest encoded value per key, or null for a delete. */
@@ -244,13 +254,22 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
   }
 
   /**
-   * Writes the value an update computed. The cache keeps its encoding, decoded on the next read,
-   * not the object itself: a string in it may be a slice of a whole feed body (V8 keeps the
-   * parent string alive for a slice), and 20,000 cached states held 1 GB that way. Only the
-   * update fast path keeps an object, when `sameStringsAs` shows it brings no string of its own.
+   * Writes the value an update computed; resolves, once committed, to a copy of it as stored. The
+   * caller's object may hold slices of a whole feed body (V8 keeps the parent string alive for a
+   * slice): cached, 20,000 states held 1 GB that way, and even held only until the commit the
+   * bodies were promoted to the old generation. So the copy is decoded from the encoding, except
+   * when `sameStringsAs` shows the update brings no string of its own (a poll's check times).
+   * A cached key keeps the copy, frozen, for the next read.
    */
-  function writeComputed(key: string, value: unknown): Promise<void> {
-    return write(key, value === undefined ? null : encodeValue(value));
+  function writeUpdated<T>(key: string, current: T | undefined, next: T | undefined): Promise<T | undefined> {
+    if (next === undefined) return once(write(key, null), undefined);
+    const encoded = encodeValue(next);
+    const committed = write(key, encoded);
+    if (!cacheKey(key)) return once(committed, decodeValue<T>(encoded));
+    const kept = sameStringsAs(current, next);
+    const stored = (kept ? Object.freeze(kept) : deepFreeze(decodeValue<T>(encoded))) as T;
+    cache.set(key, new Decoded(stored));
+    return once(committed, stored);
   }
 
   function scheduleFlush(): void {
@@ -350,20 +369,14 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
         const current = valueOf<T>(key, entry);
         const next = fn(current);
         if (next === current) return Promise.resolve(current);
-        const committed = writeComputed(key, next);
-        // Kept decoded when it is the current record with some fields changed (a poll's check
-        // times): nothing in it can pin a feed body, and the next check need not decode it.
-        const kept = sameStringsAs(current, next);
-        if (kept) cache.set(key, new Decoded(Object.freeze(kept)));
-        return committed.then(() => next);
+        return writeUpdated(key, current, next);
       }
       return store.withLock(key, async () => {
         const current = await store.get<T>(key);
         const next = fn(current);
         if (next === current) return current;
         if (state === 'closed') throw new StoreClosedError();
-        await writeComputed(key, next);
-        return next;
+        return writeUpdated(key, current, next);
       });
     },
     warm() {

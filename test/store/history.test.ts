@@ -67,4 +67,15 @@ describe('feed history', () => {
 
     expect(await store.seen.get(FEED)).toEqual(new Set(['g:checker', 'g:command']));
   });
+
+  it('refuses a second record in one hold instead of merging into a stale copy', async () => {
+    const items = [item('g:1', '2026-11-01T00:00:00.000Z')];
+    const second = store.history.hold(FEED, async (history) => {
+      await history.record(['g:1'], 200, items);
+      await history.record(['g:2'], 200, []);
+    });
+
+    await expect(second).rejects.toThrow(/already recorded/);
+    expect(await store.seen.get(FEED)).toEqual(new Set(['g:1']));
+  });
 });
