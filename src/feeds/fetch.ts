@@ -51,7 +51,10 @@ export interface ClosableFeedSource extends FeedSource {
   close(): Promise<void>;
 }
 
-type Settings = Required<FeedSourceOptions>;
+type Settings = Required<FeedSourceOptions> & {
+  /** {@link checkUrl} with this source's `isBlocked`, remembered per URL. */
+  target: (raw: string) => Target;
+};
 type ResponseHeaders = Record<string, string | string[] | undefined>;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -59,10 +62,12 @@ const PERMANENT_REDIRECTS = new Set([301, 308]);
 
 /** Creates the real HTTP adapter of the feed engine, built on undici with its own connection pool. */
 export function createFeedSource(options: FeedSourceOptions): ClosableFeedSource {
+  const isBlocked = options.allowPrivateNetwork ? () => false : (options.isBlocked ?? isBlockedAddress);
   const settings: Settings = {
     ...options,
     userAgent: options.userAgent ?? USER_AGENT,
-    isBlocked: options.allowPrivateNetwork ? () => false : (options.isBlocked ?? isBlockedAddress),
+    isBlocked,
+    target: rememberTargets(isBlocked),
   };
   const agent = new Agent({
     connect: {
@@ -89,7 +94,7 @@ async function fetchFeed(
   requestedUrl: string,
   validators: CacheValidators,
 ): Promise<FetchOutcome> {
-  let current = checkUrl(requestedUrl, options.isBlocked);
+  let current = options.target(requestedUrl);
   const clock: Deadline = { timedOut: false, running: null };
   const timer = setTimeout(() => {
     clock.timedOut = true;
@@ -106,10 +111,10 @@ async function fetchFeed(
         hops += 1;
         permanent &&= PERMANENT_REDIRECTS.has(response.status);
         visited ??= new Set([current.href]);
-        const next = resolveLocation(response.location, current);
+        const next = resolveLocation(response.location, current.url);
         if (hops > MAX_REDIRECTS || visited.has(next)) throw new TooManyRedirectsError(requestedUrl, hops);
         visited.add(next);
-        current = checkUrl(next, options.isBlocked);
+        current = options.target(next);
         continue;
       }
       const { status, headers } = response;
@@ -159,7 +164,7 @@ type ExchangeResult =
 function exchange(
   agent: Agent,
   options: Settings,
-  url: URL,
+  target: Target,
   validators: CacheValidators,
   clock: Deadline,
 ): Promise<ExchangeResult> {
@@ -172,12 +177,12 @@ function exchange(
   if (validators.lastModified) headers['if-modified-since'] = validators.lastModified;
 
   return new Promise<ExchangeResult>((resolve, reject) => {
-    const handler = new ExchangeHandler(url, validators, options.maxBytes, clock, resolve, reject);
+    const handler = new ExchangeHandler(target.href, validators, options.maxBytes, clock, resolve, reject);
     if (clock.timedOut) {
       handler.abort(new ExchangeTimedOut());
       return;
     }
-    agent.dispatch({ origin: url.origin, path: url.pathname + url.search, method: 'GET', headers }, handler);
+    agent.dispatch({ origin: target.origin, path: target.path, method: 'GET', headers }, handler);
   });
 }
 
@@ -193,7 +198,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | null = null;
   #settled = false;
   #plan: BodyPlan = 'undecided';
-  #url: URL | null;
+  #href: string;
   #validators: CacheValidators | null;
   #clock: Deadline | null;
   #resolve: ((result: ExchangeResult) => void) | null;
@@ -207,14 +212,14 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   #source: Readable | null = null;
 
   constructor(
-    url: URL,
+    href: string,
     validators: CacheValidators,
     private readonly maxBytes: number,
     clock: Deadline,
     resolve: (result: ExchangeResult) => void,
     reject: (error: Error) => void,
   ) {
-    this.#url = url;
+    this.#href = href;
     this.#validators = validators;
     this.#clock = clock;
     this.#resolve = resolve;
@@ -309,7 +314,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   }
 
   #collect(status: number, headers: FetchHeaders, contentEncoding: string | null): void {
-    const href = this.#url?.href ?? '';
+    const href = this.#href;
     let stages: Duplex[];
     try {
       stages = decoders(contentEncoding, href);
@@ -334,7 +339,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   }
 
   #tooLarge(): FeedTooLargeError {
-    return new FeedTooLargeError(this.#url?.href ?? '', this.maxBytes);
+    return new FeedTooLargeError(this.#href, this.maxBytes);
   }
 
   #cut(reason: Error): void {
@@ -359,6 +364,37 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     if (outcome instanceof Error) reject?.(outcome);
     else resolve?.(outcome);
   }
+}
+
+/** A URL that passed {@link checkUrl}, with the parts a request is made of. */
+interface Target {
+  url: URL;
+  href: string;
+  origin: string;
+  /** Path and query string. */
+  path: string;
+}
+
+/** URLs remembered per source; past this many the memo starts over (a bot follows far fewer). */
+const MAX_REMEMBERED_TARGETS = 100_000;
+
+/**
+ * {@link checkUrl} remembered per URL: a poll fetches the same URLs every cycle, and parsing one
+ * with `new URL` and taking it apart cost about 5 % of a 304 check. Only URLs that pass are kept;
+ * the verdict depends on nothing but the text and `isBlocked`, which is fixed per source.
+ */
+function rememberTargets(isBlocked: (ip: string) => boolean): (raw: string) => Target {
+  const targets = new Map<string, Target>();
+  return (raw) => {
+    let target = targets.get(raw);
+    if (target === undefined) {
+      const url = checkUrl(raw, isBlocked);
+      target = { url, href: url.href, origin: url.origin, path: url.pathname + url.search };
+      if (targets.size >= MAX_REMEMBERED_TARGETS) targets.clear();
+      targets.set(raw, target);
+    }
+    return target;
+  };
 }
 
 /** Refuses what must never reach the network: bad syntax, other schemes, credentials, blocked IP literals. */

@@ -445,6 +445,18 @@ describe('the private network guard', () => {
     expect(server.requestsTo('/guarded.xml')).toHaveLength(0);
   });
 
+  it('refuses a blocked address on every fetch, and still fetches an allowed one it has seen', async () => {
+    server.serve('/guarded.xml', { body: RSS });
+    const guarded = source({ allowPrivateNetwork: false, isBlocked: (ip) => ip === '127.0.0.2' });
+    const blocked = `http://127.0.0.2:${server.port}/guarded.xml`;
+    const allowed = `http://127.0.0.1:${server.port}/guarded.xml`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await expect(guarded.fetch(blocked)).rejects.toBeInstanceOf(BlockedAddressError);
+      expect(bodyOf(await guarded.fetch(allowed))).toBe(RSS);
+    }
+    expect(server.requestsTo('/guarded.xml')).toHaveLength(2);
+  });
+
   it('refuses the IPv6 loopback literal without sending a request', async (context) => {
     const v6 = await startIPv6Server();
     if (!v6) return context.skip();
