@@ -164,21 +164,34 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
         random,
       });
       await releaseBacklog(active);
-      // The one write an unchanged feed costs: its check times (and validators, if they moved).
-      // Issued last, so nothing is awaited before the caller takes charge of its outcome.
-      const committed = store.feeds.update(url, (current) => {
-        const updated = healthy({
-          ...current,
-          lastCheckedAt: at,
-          lastSuccessAt: at,
-          lastStatus: status,
-          nextCheckAt: next.nextCheckAt,
-          intervalSeconds: next.intervalSeconds,
-        });
-        if (headers.etag) updated.etag = headers.etag;
-        if (headers.lastModified) updated.lastModified = headers.lastModified;
-        return updated;
-      });
+      // The one write an unchanged feed costs: its check times, alone in their small record unless
+      // the validators moved or the feed was failing until now. Issued last, so nothing is awaited
+      // before the caller takes charge of its outcome.
+      const validatorsKept =
+        (!headers.etag || headers.etag === state.etag) &&
+        (!headers.lastModified || headers.lastModified === state.lastModified);
+      const committed =
+        validatorsKept && isHealthy(state)
+          ? store.feeds.recordCheck(url, {
+              lastCheckedAt: at,
+              lastSuccessAt: at,
+              lastStatus: status,
+              nextCheckAt: next.nextCheckAt,
+              intervalSeconds: next.intervalSeconds,
+            })
+          : store.feeds.update(url, (current) => {
+              const updated = healthy({
+                ...current,
+                lastCheckedAt: at,
+                lastSuccessAt: at,
+                lastStatus: status,
+                nextCheckAt: next.nextCheckAt,
+                intervalSeconds: next.intervalSeconds,
+              });
+              if (headers.etag) updated.etag = headers.etag;
+              if (headers.lastModified) updated.lastModified = headers.lastModified;
+              return updated;
+            });
       logger.debug({ url, status, kind: fetched.kind }, 'feed unchanged');
       return { result: { outcome: 'unchanged', nextCheckAt: next.nextCheckAt, url, queued: 0 }, committed };
     }
@@ -442,6 +455,17 @@ export function afterParsedFetch(current: FeedState, fetch: ParsedFetch): FeedSt
   setOrDelete(updated, 'newestPublished', fetch.newestPublished);
   if (fetch.rebaselined) updated.rebaselinedAt = at;
   return updated;
+}
+
+/** Whether a state carries no failure bookkeeping, so a successful check has none to clear. */
+function isHealthy(state: FeedState): boolean {
+  return (
+    state.consecutiveFailures === 0 &&
+    state.firstFailureAt === undefined &&
+    state.lastError === undefined &&
+    state.notifiedFailure === undefined &&
+    state.goneSince === undefined
+  );
 }
 
 /** Clears the failure bookkeeping of a state the caller just built, after a successful check. */

@@ -34,7 +34,21 @@ export interface FeedState {
   newestPublished?: string;
 }
 
-/** Feed state per URL (`feed:<hash>`), and the `feeds` index of URLs with subscriptions. */
+/**
+ * What a check that changed nothing else records: its times and status. Kept in a small record
+ * of its own (`feed:<hash>:check`), so the most frequent write of all, a 304, does not rewrite
+ * the whole state.
+ */
+export type FeedCheck = Pick<
+  FeedState,
+  'lastCheckedAt' | 'lastSuccessAt' | 'lastStatus' | 'nextCheckAt' | 'intervalSeconds'
+> & { lastCheckedAt: number };
+
+/**
+ * Feed state per URL (`feed:<hash>`, with its latest check in `feed:<hash>:check`), and the `feeds`
+ * index of URLs with subscriptions. Every read gives the state with the check applied when the check
+ * is the newer of the two.
+ */
 export interface FeedStateRepository {
   get(url: string): Promise<FeedState | undefined>;
   /** Every subscribed feed that has state: one read of the index and batched reads of the states. */
@@ -48,32 +62,84 @@ export interface FeedStateRepository {
    * feed's last subscription was removed cannot bring it back). Returning `current` writes nothing.
    */
   update(url: string, fn: (current: FeedState) => FeedState): Promise<FeedState | undefined>;
+  /**
+   * Records a check that changed nothing but the fields of {@link FeedCheck}, with one small write
+   * instead of the whole state; the caller makes sure nothing else changed (validators, failure
+   * bookkeeping), or uses `update`. Writes nothing when the feed has no state. Resolves once
+   * committed, to whether it wrote.
+   */
+  recordCheck(url: string, check: FeedCheck): Promise<boolean>;
   /** Returns the state, creating it from `init` when there is none. */
   ensure(url: string, init: FeedState | (() => FeedState)): Promise<FeedState>;
-  /** Deletes the state (the `feeds` index is kept by the subscription repository). */
+  /** Deletes the state and its check record (the `feeds` index is kept by the subscription repository). */
   remove(url: string): Promise<void>;
+}
+
+/**
+ * The state as the latest check left it: `check` applied when it is newer than the state's own
+ * times (a later full write carries the times too, and then wins). A copy when applied.
+ */
+export function withLatestCheck(state: FeedState, check: FeedCheck | undefined): FeedState {
+  if (check === undefined || check.lastCheckedAt <= (state.lastCheckedAt ?? Number.NEGATIVE_INFINITY)) {
+    return state;
+  }
+  const merged: FeedState = {
+    ...state,
+    lastCheckedAt: check.lastCheckedAt,
+    lastSuccessAt: check.lastSuccessAt,
+    nextCheckAt: check.nextCheckAt,
+    intervalSeconds: check.intervalSeconds,
+  };
+  if (check.lastStatus !== undefined) merged.lastStatus = check.lastStatus;
+  return merged;
 }
 
 /** Builds the feed state repository over a key-value store. */
 export function createFeedStateRepository(kv: KeyValueStore): FeedStateRepository {
   // A copy: the cached index is shared and frozen, and callers sort what they get.
   const listUrls = async () => [...((await kv.get<string[]>(storeKeys.feedIndex)) ?? [])];
+  const get = async (url: string) => {
+    const state = await kv.get<FeedState>(storeKeys.feedState(url));
+    if (state === undefined) return undefined;
+    return withLatestCheck(state, await kv.get<FeedCheck>(storeKeys.feedCheck(url)));
+  };
   return {
-    get: (url) => kv.get<FeedState>(storeKeys.feedState(url)),
+    get,
     async listAll() {
       const urls = await listUrls();
       const states = await kv.getMany<FeedState>(urls.map(storeKeys.feedState));
-      return states.filter((state): state is FeedState => state !== undefined);
+      const checks = await kv.getMany<FeedCheck>(urls.map(storeKeys.feedCheck));
+      const found: FeedState[] = [];
+      states.forEach((state, index) => {
+        if (state !== undefined) found.push(withLatestCheck(state, checks[index]));
+      });
+      return found;
     },
     listUrls,
     async put(state) {
       await kv.update<FeedState>(storeKeys.feedState(state.url), () => state);
     },
-    update: (url, fn) =>
-      kv.update<FeedState>(storeKeys.feedState(url), (current) =>
-        current === undefined ? undefined : fn(current),
-      ),
+    async update(url, fn) {
+      const check = await kv.get<FeedCheck>(storeKeys.feedCheck(url));
+      return kv.update<FeedState>(storeKeys.feedState(url), (current) =>
+        current === undefined ? undefined : fn(withLatestCheck(current, check)),
+      );
+    },
+    async recordCheck(url, check) {
+      if ((await kv.get<FeedState>(storeKeys.feedState(url))) === undefined) return false;
+      // An update rather than a set: the record holds only numbers, so the store keeps it decoded
+      // for the next check's read instead of parsing it again.
+      await kv.update<FeedCheck>(storeKeys.feedCheck(url), () => check);
+      return true;
+    },
     async ensure(url, init) {
+      const existing = await get(url);
+      if (existing !== undefined) return existing;
+      // A new state starts without checks: one left over from an earlier life of the URL (a check
+      // that finished just after the feed was removed) would otherwise be taken for its latest.
+      if ((await kv.get<FeedCheck>(storeKeys.feedCheck(url))) !== undefined) {
+        await kv.delete(storeKeys.feedCheck(url));
+      }
       const state = await kv.update<FeedState>(
         storeKeys.feedState(url),
         (current) => current ?? (typeof init === 'function' ? init() : init),
@@ -82,7 +148,10 @@ export function createFeedStateRepository(kv: KeyValueStore): FeedStateRepositor
       return state as FeedState;
     },
     async remove(url) {
-      await kv.update<FeedState>(storeKeys.feedState(url), () => undefined);
+      await Promise.all([
+        kv.delete(storeKeys.feedCheck(url)),
+        kv.update<FeedState>(storeKeys.feedState(url), () => undefined),
+      ]);
     },
   };
 }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 interface FeedKeys {
   hash: string;
   state: string;
+  check: string;
   subscriptions: string;
   seen: string;
   recent: string;
@@ -31,6 +32,7 @@ function feedKeys(url: string): FeedKeys {
     keys = {
       hash,
       state: `feed:${hash}`,
+      check: `feed:${hash}:check`,
       subscriptions: `feed:${hash}:subs`,
       seen: `seen:${hash}`,
       recent: `recent:${hash}`,
@@ -62,6 +64,7 @@ export const storeKeys = {
   guildSubscriptions: (guildId: string) => `guild:${guildId}:subs`,
   feedSubscriptions: (url: string) => feedKeys(url).subscriptions,
   feedState: (url: string) => feedKeys(url).state,
+  feedCheck: (url: string) => feedKeys(url).check,
   feedIndex: 'feeds',
   seen: (url: string) => feedKeys(url).seen,
   recent: (url: string) => feedKeys(url).recent,

@@ -134,4 +134,68 @@ describe('feeds', () => {
 
     expect(await store.feeds.get(url)).toBeUndefined();
   });
+
+  it('a recorded check shows in every read, survives a restart, and costs one small write', async () => {
+    const url = 'https://example.com/feed.xml';
+    await subscribe(url);
+    await store.feeds.put(feedState(url, { etag: '"v1"', lastCheckedAt: 1_000, lastSuccessAt: 1_000 }));
+    const before = store.stats().writes;
+
+    const wrote = await store.feeds.recordCheck(url, {
+      lastCheckedAt: 5_000,
+      lastSuccessAt: 5_000,
+      lastStatus: 304,
+      nextCheckAt: 605_000,
+      intervalSeconds: 600,
+    });
+
+    expect(wrote).toBe(true);
+    expect(store.stats().writes).toBe(before + 1);
+    const expected = { etag: '"v1"', lastCheckedAt: 5_000, lastStatus: 304, nextCheckAt: 605_000 };
+    expect(await store.feeds.get(url)).toMatchObject(expected);
+    expect(await store.feeds.listAll()).toMatchObject([expected]);
+    await store.close();
+    store = await temp.open();
+    expect(await store.feeds.get(url)).toMatchObject(expected);
+  });
+
+  it('a later full write wins over an earlier recorded check, and an update starts from the check', async () => {
+    const url = 'https://example.com/feed.xml';
+    await store.feeds.put(feedState(url, { lastCheckedAt: 1_000 }));
+    await store.feeds.recordCheck(url, {
+      lastCheckedAt: 5_000,
+      lastSuccessAt: 5_000,
+      nextCheckAt: 605_000,
+      intervalSeconds: 600,
+    });
+
+    const seenByUpdate: Array<number | null> = [];
+    await store.feeds.update(url, (current) => {
+      seenByUpdate.push(current.lastCheckedAt);
+      return { ...current, title: 'Renamed', lastCheckedAt: 9_000, nextCheckAt: 900_000 };
+    });
+
+    expect(seenByUpdate).toEqual([5_000]);
+    expect(await store.feeds.get(url)).toMatchObject({
+      title: 'Renamed',
+      lastCheckedAt: 9_000,
+      nextCheckAt: 900_000,
+    });
+  });
+
+  it('records no check for a feed without state, and a re-created state does not inherit old checks', async () => {
+    const url = 'https://example.com/feed.xml';
+    const check = { lastCheckedAt: 5_000, lastSuccessAt: 5_000, nextCheckAt: 605_000, intervalSeconds: 600 };
+    expect(await store.feeds.recordCheck(url, check)).toBe(false);
+    expect(await store.feeds.get(url)).toBeUndefined();
+
+    await store.feeds.put(feedState(url, { lastCheckedAt: 1_000 }));
+    // A check finishing just as the feed's last subscription goes: its record may land after the state left.
+    await Promise.all([store.feeds.recordCheck(url, check), store.feeds.remove(url)]);
+    expect(await store.feeds.get(url)).toBeUndefined();
+
+    const recreated = await store.feeds.ensure(url, feedState(url));
+    expect(recreated.lastCheckedAt).toBeNull();
+    expect(await store.feeds.get(url)).toMatchObject({ lastCheckedAt: null, nextCheckAt: 1_000 });
+  });
 });
