@@ -79,7 +79,7 @@ export interface FeedStateRepository {
  * The state as the latest check left it: `check` applied when it is newer than the state's own
  * times (a later full write carries the times too, and then wins). A copy when applied.
  */
-export function withLatestCheck(state: FeedState, check: FeedCheck | undefined): FeedState {
+function withLatestCheck(state: FeedState, check: FeedCheck | undefined): FeedState {
   if (check === undefined || check.lastCheckedAt <= (state.lastCheckedAt ?? Number.NEGATIVE_INFINITY)) {
     return state;
   }
