@@ -167,27 +167,21 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
       // The one write an unchanged feed costs: its check times, alone in their small record unless
       // the validators moved or the feed was failing until now. Issued last, so nothing is awaited
       // before the caller takes charge of its outcome.
+      const check = {
+        lastCheckedAt: at,
+        lastSuccessAt: at,
+        lastStatus: status,
+        nextCheckAt: next.nextCheckAt,
+        intervalSeconds: next.intervalSeconds,
+      };
       const validatorsKept =
         (!headers.etag || headers.etag === state.etag) &&
         (!headers.lastModified || headers.lastModified === state.lastModified);
       const committed =
         validatorsKept && isHealthy(state)
-          ? store.feeds.recordCheck(url, {
-              lastCheckedAt: at,
-              lastSuccessAt: at,
-              lastStatus: status,
-              nextCheckAt: next.nextCheckAt,
-              intervalSeconds: next.intervalSeconds,
-            })
+          ? store.feeds.recordCheck(url, check)
           : store.feeds.update(url, (current) => {
-              const updated = healthy({
-                ...current,
-                lastCheckedAt: at,
-                lastSuccessAt: at,
-                lastStatus: status,
-                nextCheckAt: next.nextCheckAt,
-                intervalSeconds: next.intervalSeconds,
-              });
+              const updated = healthy({ ...current, ...check });
               if (headers.etag) updated.etag = headers.etag;
               if (headers.lastModified) updated.lastModified = headers.lastModified;
               return updated;

@@ -83,15 +83,7 @@ function withLatestCheck(state: FeedState, check: FeedCheck | undefined): FeedSt
   if (check === undefined || check.lastCheckedAt <= (state.lastCheckedAt ?? Number.NEGATIVE_INFINITY)) {
     return state;
   }
-  const merged: FeedState = {
-    ...state,
-    lastCheckedAt: check.lastCheckedAt,
-    lastSuccessAt: check.lastSuccessAt,
-    nextCheckAt: check.nextCheckAt,
-    intervalSeconds: check.intervalSeconds,
-  };
-  if (check.lastStatus !== undefined) merged.lastStatus = check.lastStatus;
-  return merged;
+  return { ...state, ...check };
 }
 
 /** Builds the feed state repository over a key-value store. */
