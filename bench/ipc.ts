@@ -43,6 +43,8 @@ export interface BenchProcess {
 export interface SpawnOptions {
   /** Extra Node flags, e.g. `--cpu-prof`. */
   nodeFlags?: readonly string[];
+  /** Environment variables added to this process's own. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -58,6 +60,7 @@ export async function spawnBenchProcess(
   const loader = path.endsWith('.ts') ? ['--import', 'tsx'] : [];
   const child = fork(path, [], {
     execArgv: [...loader, ...(options.nodeFlags ?? [])],
+    env: { ...process.env, ...options.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();

@@ -50,6 +50,8 @@ interface Options {
   delivery: boolean;
   /** Node flags for the Herald processes: by default those of `npm start`. */
   heraldNodeFlags: string[];
+  /** Environment variables for the Herald processes: by default those `npm start` sets. */
+  heraldEnv: Record<string, string>;
   /** Experiment: at most this many feed checks in flight (the product starts every due check at once). */
   boundChecks: number | null;
 }
@@ -75,24 +77,39 @@ const CHANGED_SHARE = 0.01;
 const USAGE = `usage: npm run bench -- [--feeds N] [--json] [--scaling 1000,5000,20000|none]
                        [--validator-share 0..1] [--concurrency 32] [--host-concurrency 4]
                        [--scenarios cold,warm-304,warm-unchanged,changed-1%] [--no-delivery] [--cpu-prof]
-                       [--herald-node-flags "--max-old-space-size=128"|none] [--bound-checks 64]`;
+                       [--herald-node-flags "--max-old-space-size=128"|none] [--herald-env "NAME=value …"|none]
+                       [--bound-checks 64]`;
+
+/** How `npm start` launches Herald: the environment it sets and the Node flags it passes. */
+interface StartLaunch {
+  env: Record<string, string>;
+  nodeFlags: string[];
+}
 
 /**
- * The Node flags `npm start` gives Herald (heap tuning), read from package.json so the bench
- * measures the process users run.
+ * The environment (`env NAME=value`) and Node flags (heap tuning) of `npm start`, read from
+ * package.json so the bench measures the process users run.
  */
-function startScriptNodeFlags(): string[] {
+function startScriptLaunch(): StartLaunch {
   const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
     scripts?: Record<string, string>;
   };
   const words = (manifest.scripts?.start ?? '').split(/\s+/);
-  const flags: string[] = [];
-  for (const word of words.slice(words.indexOf('node') + 1)) {
-    if (!word.startsWith('--') || word === '--import') break;
-    flags.push(word);
+  const node = words.indexOf('node');
+  const env: Record<string, string> = {};
+  for (const word of words.slice(0, Math.max(0, node))) {
+    const assignment = /^([A-Za-z_]\w*)=(.*)$/.exec(word);
+    if (assignment?.[1] !== undefined && assignment[2] !== undefined) env[assignment[1]] = assignment[2];
   }
-  return flags;
+  const nodeFlags: string[] = [];
+  for (const word of words.slice(node + 1)) {
+    if (!word.startsWith('--') || word === '--import') break;
+    nodeFlags.push(word);
+  }
+  return { env, nodeFlags };
 }
+
+const START = startScriptLaunch();
 
 function parseArgs(argv: readonly string[]): Options {
   const options: Options = {
@@ -107,7 +124,8 @@ function parseArgs(argv: readonly string[]): Options {
     cpuProfile: false,
     scenarios: [...SCENARIOS],
     delivery: true,
-    heraldNodeFlags: startScriptNodeFlags(),
+    heraldNodeFlags: START.nodeFlags,
+    heraldEnv: START.env,
     boundChecks: null,
   };
   const value = (i: number, name: string): string => {
@@ -163,6 +181,18 @@ function parseArgs(argv: readonly string[]): Options {
         break;
       case '--bound-checks':
         options.boundChecks = count(value(i++, arg), arg, 1);
+        break;
+      case '--herald-env':
+        options.heraldEnv = Object.fromEntries(
+          value(i++, arg)
+            .split(/\s+/)
+            .filter((word) => word !== '' && word !== 'none')
+            .map((word) => {
+              const at = word.indexOf('=');
+              if (at < 1) throw new BenchUsageError(`${arg} takes NAME=value words (got ${word})\n${USAGE}`);
+              return [word.slice(0, at), word.slice(at + 1)];
+            }),
+        );
         break;
       case '--herald-node-flags':
         options.heraldNodeFlags = value(i++, arg)
@@ -299,6 +329,7 @@ async function startHerald(
 ): Promise<{ worker: BenchProcess; seedMs: number; startRssMb: number }> {
   const worker = await spawnBenchProcess(`herald-${label}`, await bundledHeraldWorker(), {
     nodeFlags: world.options.heraldNodeFlags,
+    env: world.options.heraldEnv,
   });
   const started = await worker.call<{ seedMs: number; rssMb: number }>('start', {
     ...init,
@@ -718,8 +749,10 @@ function render(results: BenchResults): string {
     `Herald bench: ${fmt(main.feeds)} feeds (~${fmt(settings.averageBodyBytes / 1024)} KB, ${ITEMS_PER_FEED} items) on ${main.hosts} loopback hosts, ` +
       `concurrency ${settings.fetchConcurrency} (${settings.hostConcurrency} per host), validators on ${fmt(settings.validatorShare * 100)} % of feeds`,
     `${results.machine.cpus} × ${results.machine.cpuModel}, Node ${results.machine.node}`,
-    ...(settings.heraldNodeFlags.length > 0
-      ? [`Herald run with node ${settings.heraldNodeFlags.join(' ')}`]
+    ...(settings.heraldNodeFlags.length > 0 || Object.keys(settings.heraldEnv).length > 0
+      ? [
+          `Herald run as ${[...Object.entries(settings.heraldEnv).map(([name, value]) => `${name}=${value}`), 'node', ...settings.heraldNodeFlags].join(' ')}`,
+        ]
       : []),
     ...(settings.boundChecks !== null
       ? [`experiment: at most ${settings.boundChecks} checks in flight (not what the product does)`]
@@ -844,6 +877,7 @@ interface BenchResults {
     hostConcurrency: number;
     changedShare: number;
     heraldNodeFlags: string[];
+    heraldEnv: Record<string, string>;
     boundChecks: number | null;
   };
   main: PollRun;
@@ -899,6 +933,7 @@ async function main(): Promise<void> {
         hostConcurrency: options.hostConcurrency,
         changedShare: CHANGED_SHARE,
         heraldNodeFlags: options.heraldNodeFlags,
+        heraldEnv: options.heraldEnv,
         boundChecks: options.boundChecks,
       },
       main: mainRun,
