@@ -96,17 +96,24 @@ function startScriptLaunch(): StartLaunch {
   };
   const words = (manifest.scripts?.start ?? '').split(/\s+/);
   const node = words.indexOf('node');
-  const env: Record<string, string> = {};
-  for (const word of words.slice(0, Math.max(0, node))) {
-    const assignment = /^([A-Za-z_]\w*)=(.*)$/.exec(word);
-    if (assignment?.[1] !== undefined && assignment[2] !== undefined) env[assignment[1]] = assignment[2];
-  }
+  const env = Object.fromEntries(
+    words
+      .slice(0, Math.max(0, node))
+      .map(envAssignment)
+      .filter((pair) => pair !== null),
+  );
   const nodeFlags: string[] = [];
   for (const word of words.slice(node + 1)) {
     if (!word.startsWith('--') || word === '--import') break;
     nodeFlags.push(word);
   }
   return { env, nodeFlags };
+}
+
+/** `NAME=value` as a name and a value, or null when the word is not an assignment. */
+function envAssignment(word: string): [string, string] | null {
+  const match = /^([A-Za-z_]\w*)=(.*)$/.exec(word);
+  return match?.[1] !== undefined && match[2] !== undefined ? [match[1], match[2]] : null;
 }
 
 const START = startScriptLaunch();
@@ -188,9 +195,9 @@ function parseArgs(argv: readonly string[]): Options {
             .split(/\s+/)
             .filter((word) => word !== '' && word !== 'none')
             .map((word) => {
-              const at = word.indexOf('=');
-              if (at < 1) throw new BenchUsageError(`${arg} takes NAME=value words (got ${word})\n${USAGE}`);
-              return [word.slice(0, at), word.slice(at + 1)];
+              const pair = envAssignment(word);
+              if (!pair) throw new BenchUsageError(`${arg} takes NAME=value words (got ${word})\n${USAGE}`);
+              return pair;
             }),
         );
         break;
