@@ -3,13 +3,21 @@
  * - `limit`: a bare undici GET loop over the same URLs at the same concurrency, keeping ETag and
  *   Last-Modified like any conditional client: what the HTTP exchange itself costs;
  * - `naive`: rss-parser `parseURL` on every feed every cycle, the pattern most feed bots use;
- * - `parse`: rss-parser `parseString` on the same bodies, CPU only (the floor of parsing).
+ * - `parse`: rss-parser `parseString` on the same bodies, CPU only (the floor of parsing), and
+ *   Herald's own path from body to records on them, one feed at a time (see {@link heraldPathCost}).
  * Both loops go through the same concurrency gate as Herald (global and per-host limits).
  */
 import Parser from 'rss-parser';
 import { Agent, request } from 'undici';
 import { createConcurrencyGate, type ConcurrencyGate } from '../src/poller/concurrency-gate';
+import { decodeFeedBody } from '../src/feeds/decode';
+import { hashBody } from '../src/feeds/load-feed';
+import { parseFeed } from '../src/feeds/parse';
 import { hostOf } from '../src/feeds/url-host';
+import { diffItems } from '../src/poller/diff';
+import { encodeValue } from '../src/store/codec';
+import { withRecentItems } from '../src/store/recent';
+import { appendSeenKeys, MIN_SEEN_CAPACITY } from '../src/store/seen';
 import { cpuSeconds, peakRssMb, serveCalls } from './ipc';
 import { feedUrl } from './synthetic-feeds';
 
@@ -149,8 +157,14 @@ async function loop(s: State): Promise<BaselineMeasurement> {
   return tally;
 }
 
-/** Fetches every body (not measured), then measures rss-parser's parseString on them, in batches to bound memory. */
-async function parseCost(): Promise<ParseMeasurement> {
+/**
+ * Fetches every body and hands each batch of 500 (bounding memory) to `prepare`, neither measured,
+ * then measures `work` on what `prepare` made of it.
+ */
+async function measureOnBodies<T>(
+  prepare: (bodies: Buffer[]) => T[],
+  work: (batch: T[], first: number, result: ParseMeasurement) => Promise<void>,
+): Promise<ParseMeasurement> {
   const s = requireState();
   const result: ParseMeasurement = { feeds: 0, bytes: 0, cpuSeconds: 0, items: 0 };
   const batch = 500;
@@ -160,20 +174,76 @@ async function parseCost(): Promise<ParseMeasurement> {
       urls.map((url) =>
         s.gate.run(hostOf(url), async () => {
           const response = await request(url, { dispatcher: s.agent });
-          return Buffer.from(await response.body.arrayBuffer()).toString('utf8');
+          return Buffer.from(await response.body.arrayBuffer());
         }),
       ),
     );
+    for (const body of bodies) result.bytes += body.length;
+    const prepared = prepare(bodies);
     const before = cpuSeconds();
-    for (const body of bodies) {
-      const feed = await new Parser().parseString(body);
-      result.items += feed.items.length;
-      result.bytes += body.length;
-    }
+    await work(prepared, start, result);
     result.cpuSeconds += cpuSeconds() - before;
     result.feeds += bodies.length;
   }
   return result;
+}
+
+/** rss-parser's parseString on every body (decoded beforehand, not measured). */
+function parseCost(): Promise<ParseMeasurement> {
+  return measureOnBodies(
+    (bodies) => bodies.map((body) => body.toString('utf8')),
+    async (texts, _first, result) => {
+      for (const text of texts) {
+        const feed = await new Parser().parseString(text);
+        result.items += feed.items.length;
+      }
+    },
+  );
+}
+
+/**
+ * What Herald itself does with a body it has never seen, one feed at a time, with no HTTP, no
+ * database and nothing else in flight: body hash, decode, parse (rss-parser), normalize, identity
+ * keys, the first-fetch diff, seen keys, recent items and the three records encoded as the store
+ * writes them. Set against `parseCost`, it shows how much of a cold check is Herald's own code.
+ */
+function heraldPathCost(): Promise<ParseMeasurement> {
+  const s = requireState();
+  return measureOnBodies(
+    (bodies) => bodies,
+    async (bodies, first, result) => {
+      for (const [index, body] of bodies.entries()) {
+        const url = s.urls[first + index] ?? '';
+        const { feed, items } = await parseFeed(decodeFeedBody(body, 'application/rss+xml'), { url });
+        const diff = diffItems({
+          items,
+          seen: new Set(),
+          firstFetch: true,
+          newestSeenPublished: null,
+          now: Date.now(),
+        });
+        const seen = appendSeenKeys([], diff.allKeys, Math.max(MIN_SEEN_CAPACITY, 3 * items.length)).keys;
+        const recent = withRecentItems([], items);
+        encodeValue(seen);
+        encodeValue(recent);
+        const at = Date.now();
+        encodeValue({
+          url,
+          title: feed.title,
+          link: feed.link,
+          bodyHash: hashBody(body),
+          lastCheckedAt: at,
+          lastSuccessAt: at,
+          lastStatus: 200,
+          nextCheckAt: at + 600_000,
+          intervalSeconds: 600,
+          consecutiveFailures: 0,
+          newestPublished: diff.newestPublished,
+        });
+        result.items += items.length;
+      }
+    },
+  );
 }
 
 serveCalls(
@@ -192,6 +262,7 @@ serveCalls(
     },
     cycle,
     parseCost,
+    heraldPathCost,
   },
   async () => {
     await state?.agent.close();

@@ -250,6 +250,8 @@ interface PollRun {
   seedMs: number;
   scenarios: Partial<Record<Scenario, ScenarioResult>>;
   parse?: ParseMeasurement & { cpuMsPerFeed: number };
+  /** Herald's own path from body to encoded records on the same bodies, one feed at a time. */
+  heraldPath?: ParseMeasurement & { cpuMsPerFeed: number };
   /** RSS once the store was seeded and the pipeline built, before any cycle (MB). */
   startRssMb: number;
   peakRssMb: number;
@@ -303,30 +305,32 @@ function profileFile(world: World, label: string): string | undefined {
   return file;
 }
 
-let heraldWorkerBundle: Promise<string> | undefined;
+const bundles = new Map<string, Promise<string>>();
 
 /**
- * The Herald worker bundled like `npm run build` bundles Herald (esbuild, packages external), so it
+ * A bench worker bundled like `npm run build` bundles Herald (esbuild, packages external), so it
  * runs on plain node as `npm start` does: no TypeScript loader thread, whose ~35 MB would count
- * in Herald's memory. Built once per bench run, next to the product's bundle in dist/.
+ * in Herald's memory, and none of the loader's extra work in Herald's code. Built once per bench
+ * run, next to the product's bundle in dist/ (one level below package.json, as version.ts expects).
  */
-function bundledHeraldWorker(): Promise<string> {
-  heraldWorkerBundle ??= build({
-    entryPoints: [fileURLToPath(new URL('./herald-worker.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    packages: 'external',
-    sourcemap: true,
-    logLevel: 'warning',
-    outfile: fileURLToPath(new URL(HERALD_WORKER_BUNDLE, import.meta.url)),
-  }).then(() => HERALD_WORKER_BUNDLE);
-  return heraldWorkerBundle;
+function bundledWorker(source: string, bundle: string): Promise<string> {
+  let built = bundles.get(bundle);
+  if (!built) {
+    built = build({
+      entryPoints: [fileURLToPath(new URL(source, import.meta.url))],
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      packages: 'external',
+      sourcemap: true,
+      logLevel: 'warning',
+      outfile: fileURLToPath(new URL(bundle, import.meta.url)),
+    }).then(() => bundle);
+    bundles.set(bundle, built);
+  }
+  return built;
 }
-
-/** Where the bundled worker goes, relative to this file (one level below package.json, as version.ts expects). */
-const HERALD_WORKER_BUNDLE = '../dist/bench-herald-worker.mjs';
 
 async function startHerald(
   world: World,
@@ -334,10 +338,14 @@ async function startHerald(
   discord: { apiBase: string; token: string },
   label: string,
 ): Promise<{ worker: BenchProcess; seedMs: number; startRssMb: number }> {
-  const worker = await spawnBenchProcess(`herald-${label}`, await bundledHeraldWorker(), {
-    nodeFlags: world.options.heraldNodeFlags,
-    env: world.options.heraldEnv,
-  });
+  const worker = await spawnBenchProcess(
+    `herald-${label}`,
+    await bundledWorker('./herald-worker.ts', '../dist/bench-herald-worker.mjs'),
+    {
+      nodeFlags: world.options.heraldNodeFlags,
+      env: world.options.heraldEnv,
+    },
+  );
   const started = await worker.call<{ seedMs: number; rssMb: number }>('start', {
     ...init,
     ...(world.options.boundChecks !== null ? { maxChecksInFlight: world.options.boundChecks } : {}),
@@ -354,7 +362,13 @@ async function startBaseline(
   mode: BaselineInit['mode'],
   indices: number[],
 ): Promise<BenchProcess> {
-  const worker = await spawnBenchProcess(mode, './baseline-worker.ts');
+  // The CPU-only parse measurements run Herald's code, so they run bundled on plain node like
+  // Herald; the HTTP loops keep the loader they always had, so their figures stay comparable.
+  const script =
+    mode === 'parse'
+      ? await bundledWorker('./baseline-worker.ts', '../dist/bench-baseline-worker.mjs')
+      : './baseline-worker.ts';
+  const worker = await spawnBenchProcess(mode, script);
   await worker.call('start', {
     mode,
     port: world.port,
@@ -509,16 +523,29 @@ async function pollRun(
     await naive?.close();
   }
   if (withBaselines) {
+    // Each in a fresh process, so that both start with nothing compiled, as Herald's cold cycle does.
     world.progress(`${feeds} feeds: rss-parser parseString on the same bodies`);
-    const parser = await startBaseline(world, 'parse', indices);
-    try {
-      const parse = await parser.call<ParseMeasurement>('parseCost');
-      run.parse = { ...parse, cpuMsPerFeed: (parse.cpuSeconds / parse.feeds) * 1000 };
-    } finally {
-      await parser.close();
-    }
+    const parse = await measureParsing(world, indices, 'parseCost');
+    run.parse = { ...parse, cpuMsPerFeed: (parse.cpuSeconds / parse.feeds) * 1000 };
+    world.progress(`${feeds} feeds: Herald's own path on the same bodies, one feed at a time`);
+    const path = await measureParsing(world, indices, 'heraldPathCost');
+    run.heraldPath = { ...path, cpuMsPerFeed: (path.cpuSeconds / path.feeds) * 1000 };
   }
   return run;
+}
+
+/** Runs one of the parse worker's CPU-only measurements in a process of its own. */
+async function measureParsing(
+  world: World,
+  indices: number[],
+  call: 'parseCost' | 'heraldPathCost',
+): Promise<ParseMeasurement> {
+  const worker = await startBaseline(world, 'parse', indices);
+  try {
+    return await worker.call<ParseMeasurement>(call);
+  } finally {
+    await worker.close();
+  }
 }
 
 async function checkChanged(
@@ -813,6 +840,11 @@ function render(results: BenchResults): string {
   out.push(table(rows));
   if (main.parse)
     out.push('', `rss-parser parseString alone: ${main.parse.cpuMsPerFeed.toFixed(2)} ms CPU per feed`);
+  if (main.heraldPath)
+    out.push(
+      `Herald's own path alone (hash, decode, parse, normalize, keys, diff, recent items, encoded records; ` +
+        `one feed at a time, no HTTP or database): ${main.heraldPath.cpuMsPerFeed.toFixed(2)} ms CPU per feed`,
+    );
   const changed = main.scenarios['changed-1%'];
   if (changed?.delivery) {
     const d = changed.delivery;
