@@ -17,7 +17,10 @@ import { hostOf } from '../src/feeds/url-host';
 import { diffItems } from '../src/poller/diff';
 import { encodeValue } from '../src/store/codec';
 import { withRecentItems } from '../src/store/recent';
-import { appendSeenKeys, MIN_SEEN_CAPACITY } from '../src/store/seen';
+import { appendSeenKeys } from '../src/store/seen';
+import type { FeedState } from '../src/store/feeds';
+import { afterParsedFetch } from '../src/poller/feed-checker';
+import type { FetchedOutcome, FetchHeaders } from '../src/feeds/types';
 import { cpuSeconds, peakRssMb, serveCalls } from './ipc';
 import { feedUrl } from './synthetic-feeds';
 
@@ -214,7 +217,7 @@ function heraldPathCost(): Promise<ParseMeasurement> {
     async (bodies, first, result) => {
       for (const [index, body] of bodies.entries()) {
         const url = s.urls[first + index] ?? '';
-        const { feed, items } = await parseFeed(decodeFeedBody(body, 'application/rss+xml'), { url });
+        const { feed, items } = await parseFeed(decodeFeedBody(body, NO_HEADERS.contentType), { url });
         const diff = diffItems({
           items,
           seen: new Set(),
@@ -222,28 +225,58 @@ function heraldPathCost(): Promise<ParseMeasurement> {
           newestSeenPublished: null,
           now: Date.now(),
         });
-        const seen = appendSeenKeys([], diff.allKeys, Math.max(MIN_SEEN_CAPACITY, 3 * items.length)).keys;
+        // appendSeenKeys keeps at least MIN_SEEN_CAPACITY, as the checker asks.
+        const seen = appendSeenKeys([], diff.allKeys, 3 * items.length).keys;
         const recent = withRecentItems([], items);
+        const at = Date.now();
+        const response: FetchedOutcome = {
+          kind: 'fetched',
+          requestedUrl: url,
+          url,
+          permanentUrl: null,
+          status: 200,
+          headers: NO_HEADERS,
+          body,
+        };
+        const state = afterParsedFetch(newFeedState(url), {
+          feed,
+          response,
+          bodyHash: hashBody(body),
+          at,
+          next: { intervalSeconds: 600, nextCheckAt: at + 600_000 },
+          newestPublished: diff.newestPublished,
+          rebaselined: diff.rebaselined,
+        });
         encodeValue(seen);
         encodeValue(recent);
-        const at = Date.now();
-        encodeValue({
-          url,
-          title: feed.title,
-          link: feed.link,
-          bodyHash: hashBody(body),
-          lastCheckedAt: at,
-          lastSuccessAt: at,
-          lastStatus: 200,
-          nextCheckAt: at + 600_000,
-          intervalSeconds: 600,
-          consecutiveFailures: 0,
-          newestPublished: diff.newestPublished,
-        });
+        encodeValue(state);
         result.items += items.length;
       }
     },
   );
+}
+
+const NO_HEADERS: FetchHeaders = {
+  contentType: 'application/rss+xml',
+  etag: null,
+  lastModified: null,
+  cacheControl: null,
+  expires: null,
+  retryAfter: null,
+};
+
+/** A feed's state as subscribing creates it: never checked. */
+function newFeedState(url: string): FeedState {
+  return {
+    url,
+    title: url,
+    link: null,
+    nextCheckAt: 0,
+    lastCheckedAt: null,
+    lastSuccessAt: null,
+    consecutiveFailures: 0,
+    intervalSeconds: 600,
+  };
 }
 
 serveCalls(
