@@ -17,7 +17,7 @@ import {
   type DeliveryReport,
 } from './discord-server';
 import type { FeedServerSettings, FeedServerStats } from './feed-server';
-import type { CycleMeasurement, DeliveryMeasurement, HeraldWorkerInit } from './herald-worker';
+import type { CycleMeasurement, DeliveryMeasurement, HeraldWorkerInit, ProfileFiles } from './herald-worker';
 import { spawnBenchProcess, type BenchProcess } from './ipc';
 import {
   DELIVERY_FEED_BASE,
@@ -46,6 +46,7 @@ interface Options {
   deliveryItems: number;
   deliveryChannels: number;
   cpuProfile: boolean;
+  heapProfile: boolean;
   scenarios: Scenario[];
   delivery: boolean;
   /** Node flags for the Herald processes: by default those of `npm start`. */
@@ -59,7 +60,7 @@ interface Options {
 const SCENARIOS = ['cold', 'warm-304', 'warm-unchanged', 'changed-1%'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-/** Where `--cpu-prof` puts one V8 CPU profile per Herald cycle (outside the repository). */
+/** Where `--cpu-prof` and `--heap-prof` put one profile per Herald cycle (outside the repository). */
 const PROFILE_DIR = path.join(tmpdir(), 'herald-bench-profiles');
 
 /** Passes of the HTTP limit loop per scenario; the fastest counts (a single short pass is noisy). */
@@ -76,7 +77,7 @@ const CHANGED_SHARE = 0.01;
 
 const USAGE = `usage: npm run bench -- [--feeds N] [--json] [--scaling 1000,5000,20000|none]
                        [--validator-share 0..1] [--concurrency 32] [--host-concurrency 4]
-                       [--scenarios cold,warm-304,warm-unchanged,changed-1%] [--no-delivery] [--cpu-prof]
+                       [--scenarios cold,warm-304,warm-unchanged,changed-1%] [--no-delivery] [--cpu-prof] [--heap-prof]
                        [--herald-node-flags "--max-old-space-size=128"|none] [--herald-env "NAME=value …"|none]
                        [--bound-checks 64]`;
 
@@ -129,6 +130,7 @@ function parseArgs(argv: readonly string[]): Options {
     deliveryItems: 1000,
     deliveryChannels: 50,
     cpuProfile: false,
+    heapProfile: false,
     scenarios: [...SCENARIOS],
     delivery: true,
     heraldNodeFlags: START.nodeFlags,
@@ -175,6 +177,9 @@ function parseArgs(argv: readonly string[]): Options {
         break;
       case '--cpu-prof':
         options.cpuProfile = true;
+        break;
+      case '--heap-prof':
+        options.heapProfile = true;
         break;
       case '--scenarios': {
         const names = value(i++, arg).split(',');
@@ -297,12 +302,17 @@ function perSecond(feeds: number, ms: number): number {
   return ms > 0 ? feeds / (ms / 1000) : 0;
 }
 
-/** Where `--cpu-prof` writes the profile of one Herald cycle, or undefined when not profiling. */
-function profileFile(world: World, label: string): string | undefined {
-  if (!world.options.cpuProfile) return undefined;
-  const file = path.join(PROFILE_DIR, `herald-${label}.cpuprofile`);
-  world.progress(`profiling into ${file}`);
-  return file;
+/** Where `--cpu-prof` and `--heap-prof` write the profiles of one Herald cycle, or undefined when not profiling. */
+function profileFile(world: World, label: string): ProfileFiles | undefined {
+  const { cpuProfile, heapProfile } = world.options;
+  if (!cpuProfile && !heapProfile) return undefined;
+  const base = path.join(PROFILE_DIR, `herald-${label}`);
+  const files: ProfileFiles = {
+    ...(cpuProfile ? { cpu: `${base}.cpuprofile` } : {}),
+    ...(heapProfile ? { heap: `${base}.heapprofile` } : {}),
+  };
+  world.progress(`profiling into ${Object.values(files).join(' and ')}`);
+  return files;
 }
 
 const bundles = new Map<string, Promise<string>>();
@@ -473,7 +483,8 @@ async function pollRun(
       for (let pass = 0; pass < passes; pass++) {
         await feedServer.call('takeStats');
         const measured = await herald.call<CycleMeasurement>('cycle', {
-          ...(pass === 0 ? { profile: profileFile(world, `${feeds}-${scenario}`) } : {}),
+          // The last pass: the first warm one after the baselines' cycles may reconnect every socket.
+          ...(pass === passes - 1 ? { profile: profileFile(world, `${feeds}-${scenario}`) } : {}),
         });
         const stats = await feedServer.call<FeedServerStats>('takeStats');
         if (!best || measured.pollMs < best.cycle.pollMs) best = { cycle: measured, server: stats };
