@@ -2,7 +2,14 @@ import { FeedError, FeedHttpError, FeedTimeoutError } from '../feeds/errors';
 import { fetchChanges, type FetchedChanges } from '../feeds/load-feed';
 import type { Feed, FeedItem, FeedSource, FetchedOutcome } from '../feeds/types';
 import { hostOf } from '../feeds/url-host';
-import { MIN_SEEN_CAPACITY, type FeedHistory, type FeedState, type Store, type Subscription } from '../store';
+import {
+  MIN_SEEN_CAPACITY,
+  NOT_IN_MEMORY,
+  type FeedHistory,
+  type FeedState,
+  type Store,
+  type Subscription,
+} from '../store';
 import { failureBackoff, GONE_STATUSES, shouldNotifyFailure, shouldPauseGoneFeed } from './backoff';
 import type { ConcurrencyGate } from './concurrency-gate';
 import { diffItems } from './diff';
@@ -132,9 +139,12 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
     url: string,
     host: string,
   ): Promise<{ result: CheckResult; committed?: Promise<unknown> }> {
-    const state = await store.feeds.get(url);
+    // From memory when the store has the records there, as it does for every feed after a start.
+    let state = store.feeds.peek(url);
+    if (state === NOT_IN_MEMORY) state = await store.feeds.get(url);
     if (!state) return { result: { outcome: 'removed' } };
-    const subscriptions = await store.subscriptions.listByFeed(url);
+    let subscriptions = store.subscriptions.peekByFeed(url);
+    if (subscriptions === NOT_IN_MEMORY) subscriptions = await store.subscriptions.listByFeed(url);
     if (subscriptions.length === 0) return { result: { outcome: 'removed' } };
 
     let fetched: FetchedChanges;
@@ -163,7 +173,8 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
         retryAfter: headers.retryAfter,
         random,
       });
-      await releaseBacklog(active);
+      const unknownBacklog = releaseKnownBacklog(active);
+      if (unknownBacklog) await releaseBacklog(unknownBacklog);
       // The one write an unchanged feed costs: its check times, alone in their small record unless
       // the validators moved or the feed was failing until now. Issued last, so nothing is awaited
       // before the caller takes charge of its outcome.
@@ -405,8 +416,20 @@ export function createFeedChecker(deps: FeedCheckerDeps): FeedChecker {
   /**
    * After a check that found nothing new: lets out the next posts of subscriptions that still
    * have some waiting (see MAX_POSTS_PER_CHECK). Asking first spares delivery a wake-up for every
-   * check of a feed with an empty queue, which is nearly all of them.
+   * check of a feed with an empty queue, which is nearly all of them. Does it for the queues in
+   * memory; returns the subscriptions whose queues must be read ({@link releaseBacklog}), or null.
    */
+  function releaseKnownBacklog(active: Subscription[]): Subscription[] | null {
+    let unknown: Subscription[] | null = null;
+    for (const subscription of active) {
+      const pending = store.outbox.peekPending(subscription.id);
+      if (pending === NOT_IN_MEMORY) (unknown ??= []).push(subscription);
+      else if (pending) deps.delivery.release(subscription.id, MAX_POSTS_PER_CHECK);
+    }
+    return unknown;
+  }
+
+  /** {@link releaseKnownBacklog} for queues that must be read from the database. */
   async function releaseBacklog(active: Subscription[]): Promise<void> {
     for (const subscription of active) {
       if (await store.outbox.hasPending(subscription.id)) {

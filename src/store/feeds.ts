@@ -1,4 +1,4 @@
-import type { KeyValueStore } from './key-value';
+import { NOT_IN_MEMORY, type KeyValueStore, type NotInMemory } from './key-value';
 import { storeKeys } from './keys';
 
 /** What Herald knows about one feed URL: caching validators, schedule and health. Times are epoch ms. */
@@ -51,6 +51,8 @@ export type FeedCheck = Pick<
  */
 export interface FeedStateRepository {
   get(url: string): Promise<FeedState | undefined>;
+  /** `get` without waiting, when the state and its check are in memory; else {@link NOT_IN_MEMORY}. */
+  peek(url: string): FeedState | undefined | NotInMemory;
   /** Every subscribed feed that has state: one read of the index and batched reads of the states. */
   listAll(): Promise<FeedState[]>;
   /** Every URL with at least one subscription (some may have no state yet). */
@@ -97,6 +99,12 @@ export function createFeedStateRepository(kv: KeyValueStore): FeedStateRepositor
   };
   return {
     get,
+    peek(url) {
+      const state = kv.peek<FeedState>(storeKeys.feedState(url));
+      if (state === undefined || state === NOT_IN_MEMORY) return state;
+      const check = kv.peek<FeedCheck>(storeKeys.feedCheck(url));
+      return check === NOT_IN_MEMORY ? NOT_IN_MEMORY : withLatestCheck(state, check);
+    },
     async listAll() {
       const urls = await listUrls();
       const states = await kv.getMany<FeedState>(urls.map(storeKeys.feedState));
@@ -118,7 +126,9 @@ export function createFeedStateRepository(kv: KeyValueStore): FeedStateRepositor
       );
     },
     async recordCheck(url, check) {
-      if ((await kv.get<FeedState>(storeKeys.feedState(url))) === undefined) return false;
+      const key = storeKeys.feedState(url);
+      const state = kv.peek<FeedState>(key);
+      if ((state === NOT_IN_MEMORY ? await kv.get<FeedState>(key) : state) === undefined) return false;
       // An update rather than a set: the record holds only numbers, so the store keeps it decoded
       // for the next check's read instead of parsing it again.
       await kv.update<FeedCheck>(storeKeys.feedCheck(url), () => check);

@@ -1,6 +1,6 @@
 export * from './errors';
 export { createKeyedMutex, type KeyedMutex } from './keyed-mutex';
-export type { StoreStats } from './key-value';
+export { NOT_IN_MEMORY, type NotInMemory, type StoreStats } from './key-value';
 export { feedKeyHash } from './keys';
 export {
   createKeyvStore,

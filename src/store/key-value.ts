@@ -3,6 +3,12 @@ import { decodeValue, deserializeRow, encodeValue, EncodedValue, serializeRow } 
 import { StoreClosedError } from './errors';
 import { createKeyedMutex } from './keyed-mutex';
 
+/** What {@link KeyValueStore.peek} gives for a key whose value only the database can tell. */
+export const NOT_IN_MEMORY: unique symbol = Symbol('not in memory');
+
+/** The type of {@link NOT_IN_MEMORY}. */
+export type NotInMemory = typeof NOT_IN_MEMORY;
+
 /** Operation counts since the store was opened; the benchmark reports writes per poll cycle. */
 export interface StoreStats {
   /** Reads that reached the database (a batched read counts once per batch); cache hits are free. */
@@ -23,6 +29,14 @@ export interface KeyValueStore {
    * repository does with `{ ...current }`); other values are fresh copies.
    */
   get<T>(key: string): Promise<T | undefined>;
+  /**
+   * `get` without waiting, for a key whose value is in memory (a cached record, or a write not yet
+   * committed): the value as `get` would give it, undefined when the key is known to be absent, or
+   * {@link NOT_IN_MEMORY} when only the database can tell (then use `get`). A poll reads four or
+   * five records of every feed; from memory, each `get` still costs a promise and a suspended
+   * caller, which were a sixth of what a 304 check allocated.
+   */
+  peek<T>(key: string): T | undefined | NotInMemory;
   /** Reads many keys in batches; the result lines up with `keys`. */
   getMany<T>(keys: readonly string[]): Promise<Array<T | undefined>>;
   /** Stores a value; resolves once it is committed. The value is copied: later changes to it are not stored. */
@@ -328,6 +342,12 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
         counters.reads++;
         return remember(key, (await keyv.get<T>(key)) ?? undefined);
       });
+    },
+    peek<T>(key: string) {
+      // A closed store answers through `get`, which says so.
+      if (state === 'closed') return NOT_IN_MEMORY;
+      const entry = known(key);
+      return entry === undefined ? NOT_IN_MEMORY : valueOf<T>(key, entry);
     },
     getMany<T>(keys: readonly string[]) {
       return track(async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { addToIndex, removeFromIndex } from './id-lists';
-import type { KeyValueStore } from './key-value';
+import { NOT_IN_MEMORY, type KeyValueStore, type NotInMemory } from './key-value';
 import { storeKeys } from './keys';
 
 /** One pending post of one item to one subscription. Times are epoch ms. */
@@ -34,6 +34,8 @@ export interface OutboxRepository {
   list(subscriptionId: string): Promise<OutboxEntry[]>;
   /** Whether the subscription has anything pending (without copying its queue). */
   hasPending(subscriptionId: string): Promise<boolean>;
+  /** `hasPending` without waiting, when the queue is in memory; else {@link NOT_IN_MEMORY}. */
+  peekPending(subscriptionId: string): boolean | NotInMemory;
   /** Subscriptions with pending entries: what a restart resumes. */
   pendingSubscriptionIds(): Promise<string[]>;
   /** Drops a delivered (or abandoned) entry; resolves to whether it was there. */
@@ -100,6 +102,10 @@ export function createOutboxRepository(kv: KeyValueStore, now: () => number): Ou
       });
     },
     list: read,
+    peekPending(subscriptionId) {
+      const queue = kv.peek<OutboxEntry[]>(storeKeys.outbox(subscriptionId));
+      return queue === NOT_IN_MEMORY ? NOT_IN_MEMORY : queue !== undefined && queue.length > 0;
+    },
     async hasPending(subscriptionId) {
       const queue = await kv.get<OutboxEntry[]>(storeKeys.outbox(subscriptionId));
       return queue !== undefined && queue.length > 0;

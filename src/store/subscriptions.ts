@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DuplicateSubscriptionError, SubscriptionLimitError } from './errors';
 import type { FeedStateRepository } from './feeds';
 import { addToIndex, removeFromIndex } from './id-lists';
-import type { KeyValueStore } from './key-value';
+import { NOT_IN_MEMORY, type KeyValueStore, type NotInMemory } from './key-value';
 import { storeKeys } from './keys';
 import type { OutboxRepository } from './outbox';
 import type { RecentItemsRepository } from './recent';
@@ -68,6 +68,8 @@ export interface SubscriptionRepository {
   listByGuild(guildId: string): Promise<Subscription[]>;
   /** Every subscription (in any server) to a feed URL. */
   listByFeed(feedUrl: string): Promise<Subscription[]>;
+  /** `listByFeed` without waiting, when they are all in memory; else {@link NOT_IN_MEMORY}. */
+  peekByFeed(feedUrl: string): Subscription[] | NotInMemory;
   /** Applies a patch (or a patch computed from the current value, atomically); undefined when gone. */
   update(
     id: string,
@@ -249,6 +251,18 @@ export function createSubscriptionRepository(deps: SubscriptionRepositoryDeps): 
 
     async listByGuild(guildId) {
       return (await loadGuild(guildId)).subs;
+    },
+
+    peekByFeed(feedUrl) {
+      const ids = kv.peek<string[]>(storeKeys.feedSubscriptions(feedUrl));
+      if (ids === NOT_IN_MEMORY) return NOT_IN_MEMORY;
+      const subscriptions: Subscription[] = [];
+      for (const id of ids ?? []) {
+        const subscription = kv.peek<Subscription>(storeKeys.subscription(id));
+        if (subscription === NOT_IN_MEMORY) return NOT_IN_MEMORY;
+        if (subscription !== undefined) subscriptions.push(subscription);
+      }
+      return subscriptions;
     },
 
     async listByFeed(feedUrl) {

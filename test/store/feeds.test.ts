@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FeedState } from '../../src/store/feeds';
+import { NOT_IN_MEMORY } from '../../src/store/key-value';
 import { feedKeyHash } from '../../src/store/keys';
 import type { Store } from '../../src/store/store';
 import { createTempStores, type TempStores } from './temp-store';
@@ -157,6 +158,37 @@ describe('feeds', () => {
     await store.close();
     store = await temp.open();
     expect(await store.feeds.get(url)).toMatchObject(expected);
+  });
+
+  it('reads a feed’s state, subscriptions and queues from memory exactly as from the database', async () => {
+    const url = 'https://example.com/feed.xml';
+    await subscribe(url);
+    await subscribe(url, 'g2');
+    await store.feeds.put(feedState(url, { etag: '"v1"', lastCheckedAt: 1_000 }));
+    await store.feeds.recordCheck(url, {
+      lastCheckedAt: 5_000,
+      lastSuccessAt: 5_000,
+      nextCheckAt: 605_000,
+      intervalSeconds: 600,
+    });
+    const [first, second] = await store.subscriptions.listByFeed(url);
+    await store.outbox.enqueue(second!.id, [{ itemKey: 'g:1', payload: { content: 'post' } }]);
+
+    expect(store.feeds.peek(url)).toEqual(await store.feeds.get(url));
+    expect(store.feeds.peek(url)).toMatchObject({ etag: '"v1"', lastCheckedAt: 5_000, nextCheckAt: 605_000 });
+    expect(store.subscriptions.peekByFeed(url)).toEqual(await store.subscriptions.listByFeed(url));
+    expect(store.outbox.peekPending(first!.id)).toBe(false);
+    expect(store.outbox.peekPending(second!.id)).toBe(true);
+    expect(store.feeds.peek('https://example.com/other.xml')).toBeUndefined();
+    expect(store.subscriptions.peekByFeed('https://example.com/other.xml')).toEqual([]);
+
+    // After a restart every small record is loaded again, so nothing needs the database.
+    await store.close();
+    store = await temp.open();
+    expect(store.feeds.peek(url)).toMatchObject({ lastCheckedAt: 5_000 });
+    expect(store.subscriptions.peekByFeed(url)).toHaveLength(2);
+    expect(store.outbox.peekPending(second!.id)).toBe(true);
+    expect(store.feeds.peek(url)).not.toBe(NOT_IN_MEMORY);
   });
 
   it('a later full write wins over an earlier recorded check, and an update starts from the check', async () => {

@@ -5,7 +5,7 @@ import { Keyv } from 'keyv';
 import sqlite3 from 'sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeValue, encodeValue } from '../../src/store/codec';
-import { createKeyvKeyValueStore } from '../../src/store/key-value';
+import { createKeyvKeyValueStore, NOT_IN_MEMORY } from '../../src/store/key-value';
 import { openKeyValueStore } from '../../src/store/keyv-store';
 import { createTempStores, type TempStores } from './temp-store';
 
@@ -298,6 +298,38 @@ describe('reads', () => {
     expect(await reopened.kv.get('seen:feed')).toEqual(['g:1']);
     expect(reopened.kv.stats().reads).toBe(afterWarm + 1);
     await reopened.kv.close();
+  });
+
+  it('gives a record in memory without waiting, as get would, and says when only the database knows', async () => {
+    const url = temp.urlOf('peek.sqlite');
+    const first = await openKeyValueStore(url);
+    await first.kv.set('sub:kept', { id: 'kept' });
+    await first.kv.set('seen:f', ['g:1']);
+    await first.kv.close();
+
+    // Opened without warming: nothing is in memory yet.
+    const { kv } = await openKeyValueStore(url);
+    expect(kv.peek('sub:kept')).toBe(NOT_IN_MEMORY);
+    expect(kv.peek('sub:missing')).toBe(NOT_IN_MEMORY);
+    const read = await kv.get('sub:kept');
+    expect(kv.peek('sub:kept')).toBe(read);
+
+    await kv.warm();
+    expect(kv.peek('sub:missing')).toBeUndefined();
+    // Large records are never kept in memory, except while their write waits for its commit.
+    expect(kv.peek('seen:f')).toBe(NOT_IN_MEMORY);
+    const writing = kv.set('seen:f', ['g:1', 'g:2']);
+    expect(kv.peek('seen:f')).toEqual(['g:1', 'g:2']);
+    const updating = kv.update<{ id: string; n?: number }>('sub:kept', (current) => ({ ...current!, n: 2 }));
+    expect(kv.peek('sub:kept')).toEqual({ id: 'kept', n: 2 });
+    await Promise.all([writing, updating]);
+    expect(kv.peek('seen:f')).toBe(NOT_IN_MEMORY);
+    expect(kv.peek('sub:kept')).toBe(await kv.get('sub:kept'));
+
+    await kv.close();
+    // A closed store answers through get, which says it is closed.
+    expect(kv.peek('sub:kept')).toBe(NOT_IN_MEMORY);
+    await expect(kv.get('sub:kept')).rejects.toThrow(/closed/i);
   });
 
   it('reads seen keys and recent items from the database every time', async () => {
