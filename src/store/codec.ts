@@ -29,6 +29,11 @@ export function decodeValue<T = unknown>(text: string): T {
   return (COLON_STRING.test(text) ? JSON.parse(text, unescapeColonStrings) : JSON.parse(text)) as T;
 }
 
+/** The row Keyv would store for a value {@link encodeValue} encoded, without an expiry. */
+export function rowOfEncoded(encoded: string): string {
+  return `{"value":${encoded}}`;
+}
+
 /** Keyv's row format, `{"value":…,"expires":…}`: the `serialize` option of Keyv. */
 export function serializeRow(row: { value?: unknown; expires?: number | null | undefined }): string {
   const value = row.value instanceof EncodedValue ? row.value.text : encodeValue(row.value);

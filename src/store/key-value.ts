@@ -1,5 +1,5 @@
 import type { Keyv } from 'keyv';
-import { decodeValue, deserializeRow, encodeValue, EncodedValue, serializeRow } from './codec';
+import { decodeValue, deserializeRow, encodeValue, EncodedValue, rowOfEncoded, serializeRow } from './codec';
 import { StoreClosedError } from './errors';
 import { createKeyedMutex } from './keyed-mutex';
 
@@ -74,6 +74,12 @@ export interface KeyValueStoreOptions {
    * among the keys `cacheKey` accepts; used by `warm`.
    */
   listCachedRows?: (after: string | null, limit: number) => Promise<Array<{ key: string; value: string }>>;
+  /**
+   * Writes rows (key, and the value in Keyv's row format) in one go, where the backend can: a
+   * commit then skips Keyv's `setMany`, which wraps every row in an async call and an object of
+   * its own (measured: a tenth of what a warm poll cycle allocated).
+   */
+  writeRows?: (rows: Array<{ key: string; value: string }>) => Promise<void>;
 }
 
 // Keeps each backend query's JSON parameter and result of a modest size.
@@ -286,6 +292,15 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
     return once(committed, stored);
   }
 
+  /** Commits encoded values: straight to the backend when it takes rows, else through Keyv. */
+  function writeRows(sets: Array<{ key: string; value: string }>): Promise<unknown> {
+    if (options.writeRows) {
+      for (const row of sets) row.value = rowOfEncoded(row.value);
+      return options.writeRows(sets);
+    }
+    return keyv.setMany(sets.map(({ key, value }) => ({ key, value: new EncodedValue(value) })));
+  }
+
   function scheduleFlush(): void {
     if (flushScheduled || committing) return;
     flushScheduled = true;
@@ -299,14 +314,14 @@ export function createKeyvKeyValueStore(keyv: Keyv, options: KeyValueStoreOption
     if (!batch || committing) return;
     open = undefined;
     committing = batch;
-    const sets: Array<{ key: string; value: EncodedValue }> = [];
+    const sets: Array<{ key: string; value: string }> = [];
     const deletes: string[] = [];
     for (const [key, encoded] of batch.writes) {
       if (encoded === null) deletes.push(key);
-      else sets.push({ key, value: new EncodedValue(encoded) });
+      else sets.push({ key, value: encoded });
     }
     try {
-      if (sets.length > 0) await keyv.setMany(sets);
+      if (sets.length > 0) await writeRows(sets);
       if (deletes.length > 0) await keyv.deleteMany(deletes);
       counters.commits++;
       batch.settle();

@@ -95,6 +95,7 @@ export async function openKeyValueStore(
   const kv = createKeyvKeyValueStore(keyv, {
     cacheKey: isSmallRecordKey,
     listCachedRows: (after, limit) => adapter.rowsExcept(LARGE_RECORD_PREFIXES, after, limit),
+    writeRows: (rows) => adapter.setMany(rows),
   });
   return { kv, location };
 }
