@@ -329,6 +329,8 @@ export interface ProfileFiles {
    * to the old generation, whose collections (mark-compacts) are most of a cycle's GC time.
    */
   heap?: string;
+  /** With `heap`: keep what scavenges freed too, i.e. profile everything the cycle allocated. */
+  allAllocations?: boolean;
 }
 
 /** Runs `work` under the profilers `files` asks for and writes their profiles. */
@@ -347,7 +349,7 @@ async function profiled<T>(files: ProfileFiles | undefined, work: () => Promise<
     await session.post('HeapProfiler.startSampling', {
       samplingInterval: 4096,
       includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: false,
+      includeObjectsCollectedByMinorGC: files.allAllocations === true,
     } as { samplingInterval: number });
   }
   try {

@@ -46,7 +46,7 @@ interface Options {
   deliveryItems: number;
   deliveryChannels: number;
   cpuProfile: boolean;
-  heapProfile: boolean;
+  heapProfile: false | 'promoted' | 'allocated';
   scenarios: Scenario[];
   delivery: boolean;
   /** Node flags for the Herald processes: by default those of `npm start`. */
@@ -60,7 +60,7 @@ interface Options {
 const SCENARIOS = ['cold', 'warm-304', 'warm-unchanged', 'changed-1%'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-/** Where `--cpu-prof` and `--heap-prof` put one profile per Herald cycle (outside the repository). */
+/** Where `--cpu-prof`, `--heap-prof` and `--alloc-prof` put one profile per Herald cycle (outside the repository). */
 const PROFILE_DIR = path.join(tmpdir(), 'herald-bench-profiles');
 
 /** Passes of the HTTP limit loop per scenario; the fastest counts (a single short pass is noisy). */
@@ -77,7 +77,7 @@ const CHANGED_SHARE = 0.01;
 
 const USAGE = `usage: npm run bench -- [--feeds N] [--json] [--scaling 1000,5000,20000|none]
                        [--validator-share 0..1] [--concurrency 32] [--host-concurrency 4]
-                       [--scenarios cold,warm-304,warm-unchanged,changed-1%] [--no-delivery] [--cpu-prof] [--heap-prof]
+                       [--scenarios cold,warm-304,warm-unchanged,changed-1%] [--no-delivery] [--cpu-prof] [--heap-prof|--alloc-prof]
                        [--herald-node-flags "--max-old-space-size=128"|none] [--herald-env "NAME=value …"|none]
                        [--bound-checks 64]`;
 
@@ -179,7 +179,10 @@ function parseArgs(argv: readonly string[]): Options {
         options.cpuProfile = true;
         break;
       case '--heap-prof':
-        options.heapProfile = true;
+        options.heapProfile = 'promoted';
+        break;
+      case '--alloc-prof':
+        options.heapProfile = 'allocated';
         break;
       case '--scenarios': {
         const names = value(i++, arg).split(',');
@@ -302,7 +305,7 @@ function perSecond(feeds: number, ms: number): number {
   return ms > 0 ? feeds / (ms / 1000) : 0;
 }
 
-/** Where `--cpu-prof` and `--heap-prof` write the profiles of one Herald cycle, or undefined when not profiling. */
+/** Where the profiling flags write the profiles of one Herald cycle, or undefined when not profiling. */
 function profileFile(world: World, label: string): ProfileFiles | undefined {
   const { cpuProfile, heapProfile } = world.options;
   if (!cpuProfile && !heapProfile) return undefined;
@@ -310,8 +313,9 @@ function profileFile(world: World, label: string): ProfileFiles | undefined {
   const files: ProfileFiles = {
     ...(cpuProfile ? { cpu: `${base}.cpuprofile` } : {}),
     ...(heapProfile ? { heap: `${base}.heapprofile` } : {}),
+    ...(heapProfile === 'allocated' ? { allAllocations: true } : {}),
   };
-  world.progress(`profiling into ${Object.values(files).join(' and ')}`);
+  world.progress(`profiling into ${[files.cpu, files.heap].filter(Boolean).join(' and ')}`);
   return files;
 }
 
