@@ -6,6 +6,7 @@
 import Parser from 'rss-parser';
 import { MalformedFeedError, NotAFeedError } from './errors';
 import { looksLikeJson, parseJsonFeed } from './json-feed';
+import { LIFTED_ELEMENTS, liftTexts, type LiftedDocument } from './lift-texts';
 import { finishFeed, normalizeXmlFeed, RAW_PREFIX } from './normalize';
 import type { FeedFormat, ParsedFeed } from './types';
 
@@ -146,7 +147,8 @@ const FEED_FIELDS = [
   '$',
 ];
 
-type RawOutput = Record<string, unknown>;
+/** rss-parser's output as Herald asks for it: raw xml2js nodes under {@link RAW_PREFIX}. */
+export type RawOutput = Record<string, unknown>;
 
 /**
  * Elements rss-parser spends most of its own mapping time on, for fields Herald never reads: a
@@ -183,11 +185,12 @@ function emptyTag(): string {
 }
 
 /**
- * A parser per call: xml2js keeps per-parse state and rss-parser mutates its options. Every field
- * Herald reads is requested raw (keepArray) under {@link RAW_PREFIX}, so normalize.ts sees the
- * xml2js nodes with their attributes (Atom `term`, `rel`, `xml:base`, enclosure types).
+ * rss-parser as Herald reads XML feeds, a new one per call: xml2js keeps per-parse state and
+ * rss-parser mutates its options. Every field Herald reads is requested raw (keepArray) under
+ * {@link RAW_PREFIX}, so normalize.ts sees the xml2js nodes with their attributes (Atom `term`,
+ * `rel`, `xml:base`, enclosure types).
  */
-function createParser(): Parser<RawOutput, RawOutput> {
+export function createXmlParser(): Parser<RawOutput, RawOutput> {
   return new Parser<RawOutput, RawOutput>({
     // <rss> without a version attribute is RSS 2.0 in practice.
     defaultRSS: 2,
@@ -200,18 +203,55 @@ async function parseXml(body: string, url: string, format: Exclude<FeedFormat, '
   const text = format === 'atom' ? atomLinksWithHref(xhtmlToHtml(body)) : body;
   let output: RawOutput;
   try {
-    output = await createParser().parseString(text);
+    output = await readFeedXml(text);
   } catch (error) {
     const repaired = isEntityError(error) ? escapeBareAmpersands(text) : null;
     if (repaired === null || repaired === text) throw toFeedError(error, url, format);
     // A bare `&` (as in "Q&A") is the most common authoring slip; read it as the `&amp;` meant.
     try {
-      output = await createParser().parseString(repaired);
+      output = await createXmlParser().parseString(repaired);
     } catch {
       throw toFeedError(error, url, format);
     }
   }
   return normalizeXmlFeed(output, { url, format });
+}
+
+/**
+ * rss-parser's output for an XML document, read with its long texts lifted out (see lift-texts.ts)
+ * and put back into the raw fields normalize.ts reads. A document that fails is read again as it
+ * is, so that errors, their positions and the repair of bare ampersands are what they were.
+ */
+export async function readFeedXml(text: string): Promise<RawOutput> {
+  const lifted = liftTexts(text);
+  if (lifted === null) return createXmlParser().parseString(text);
+  let output: RawOutput;
+  try {
+    output = await createXmlParser().parseString(lifted.xml);
+  } catch {
+    return createXmlParser().parseString(text);
+  }
+  putBackLifted(output, lifted);
+  const items = output.items;
+  if (Array.isArray(items)) for (const item of items) putBackLifted(item, lifted);
+  return output;
+}
+
+/** The raw fields that can hold a lifted text, as rss-parser hands them over. */
+const LIFTED_FIELDS = LIFTED_ELEMENTS.map((name) => RAW_PREFIX + name);
+
+/** Puts lifted texts back into a feed's or an item's raw fields: nodes are strings or `{ _, $ }`. */
+function putBackLifted(record: unknown, lifted: LiftedDocument): void {
+  if (typeof record !== 'object' || record === null) return;
+  for (const field of LIFTED_FIELDS) {
+    const nodes = (record as Record<string, unknown>)[field];
+    if (!Array.isArray(nodes)) continue;
+    nodes.forEach((node: unknown, index) => {
+      if (typeof node === 'string') nodes[index] = lifted.textOf(node);
+      else if (typeof node === 'object' && node !== null && '_' in node && typeof node._ === 'string')
+        node._ = lifted.textOf(node._);
+    });
+  }
 }
 
 /**
