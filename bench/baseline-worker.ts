@@ -18,7 +18,7 @@ import { diffItems } from '../src/poller/diff';
 import { encodeValue } from '../src/store/codec';
 import { withRecentItems } from '../src/store/recent';
 import { appendSeenKeys } from '../src/store/seen';
-import type { FeedState } from '../src/store/feeds';
+import { uncheckedFeedState } from '../src/store/feeds';
 import { afterParsedFetch } from '../src/poller/feed-checker';
 import type { FetchedOutcome, FetchHeaders } from '../src/feeds/types';
 import { cpuSeconds, peakRssMb, serveCalls } from './ipc';
@@ -238,15 +238,18 @@ function heraldPathCost(): Promise<ParseMeasurement> {
           headers: NO_HEADERS,
           body,
         };
-        const state = afterParsedFetch(newFeedState(url), {
-          feed,
-          response,
-          bodyHash: hashBody(body),
-          at,
-          next: { intervalSeconds: 600, nextCheckAt: at + 600_000 },
-          newestPublished: diff.newestPublished,
-          rebaselined: diff.rebaselined,
-        });
+        const state = afterParsedFetch(
+          uncheckedFeedState({ url, title: url, link: null, nextCheckAt: 0, intervalSeconds: 600 }),
+          {
+            feed,
+            response,
+            bodyHash: hashBody(body),
+            at,
+            next: { intervalSeconds: 600, nextCheckAt: at + 600_000 },
+            newestPublished: diff.newestPublished,
+            rebaselined: diff.rebaselined,
+          },
+        );
         encodeValue(seen);
         encodeValue(recent);
         encodeValue(state);
@@ -264,20 +267,6 @@ const NO_HEADERS: FetchHeaders = {
   expires: null,
   retryAfter: null,
 };
-
-/** A feed's state as subscribing creates it: never checked. */
-function newFeedState(url: string): FeedState {
-  return {
-    url,
-    title: url,
-    link: null,
-    nextCheckAt: 0,
-    lastCheckedAt: null,
-    lastSuccessAt: null,
-    consecutiveFailures: 0,
-    intervalSeconds: 600,
-  };
-}
 
 serveCalls(
   {

@@ -29,7 +29,7 @@ import { createScheduler, type Scheduler } from '../src/poller/scheduler';
 import {
   createKeyvStore,
   newSubscriptionId,
-  type FeedState,
+  uncheckedFeedState,
   type Store,
   type Subscription,
 } from '../src/store';
@@ -176,17 +176,14 @@ async function seed(databaseUrl: string, init: HeraldWorkerInit): Promise<string
       createdAt: now,
       postedCount: 0,
     };
-    const state: FeedState = {
+    const state = uncheckedFeedState({
       url,
       title: url,
       link: null,
       // Not due: cycles are started by the bench, all feeds at once.
       nextCheckAt: now + 86_400_000,
-      lastCheckedAt: null,
-      lastSuccessAt: null,
-      consecutiveFailures: 0,
       intervalSeconds: 600,
-    };
+    });
     urls.push(url);
     const ids = guildSubs.get(channel.guildId) ?? [];
     ids.push(subscription.id);

@@ -7,6 +7,7 @@ import {
   DuplicateSubscriptionError,
   MIN_SEEN_CAPACITY,
   SubscriptionLimitError,
+  uncheckedFeedState,
   type FeedState,
   type Store,
   type Subscription,
@@ -127,16 +128,15 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps): Subscr
         retryAfter: loaded.response.headers.retryAfter,
         random,
       });
-      const state = await store.feeds.ensure(feedUrl, () => ({
-        url: feedUrl,
-        title: feed.title,
-        link: feed.link,
-        nextCheckAt: next.nextCheckAt,
-        lastCheckedAt: null,
-        lastSuccessAt: null,
-        consecutiveFailures: 0,
-        intervalSeconds: next.intervalSeconds,
-      }));
+      const state = await store.feeds.ensure(feedUrl, () =>
+        uncheckedFeedState({
+          url: feedUrl,
+          title: feed.title,
+          link: feed.link,
+          nextCheckAt: next.nextCheckAt,
+          intervalSeconds: next.intervalSeconds,
+        }),
+      );
 
       let subscription: Subscription;
       try {

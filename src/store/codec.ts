@@ -29,16 +29,17 @@ export function decodeValue<T = unknown>(text: string): T {
   return (COLON_STRING.test(text) ? JSON.parse(text, unescapeColonStrings) : JSON.parse(text)) as T;
 }
 
-/** The row Keyv would store for a value {@link encodeValue} encoded, without an expiry. */
-export function rowOfEncoded(encoded: string): string {
-  return `{"value":${encoded}}`;
+/** The row Keyv would store for a value {@link encodeValue} encoded: `{"value":…,"expires":…}`. */
+export function rowOfEncoded(encoded: string, expires?: number | null): string {
+  return typeof expires === 'number' ? `{"value":${encoded},"expires":${expires}}` : `{"value":${encoded}}`;
 }
 
-/** Keyv's row format, `{"value":…,"expires":…}`: the `serialize` option of Keyv. */
+/** Keyv's row format: the `serialize` option of Keyv. */
 export function serializeRow(row: { value?: unknown; expires?: number | null | undefined }): string {
-  const value = row.value instanceof EncodedValue ? row.value.text : encodeValue(row.value);
-  const expires = typeof row.expires === 'number' ? `,"expires":${row.expires}` : '';
-  return `{"value":${value}${expires}}`;
+  return rowOfEncoded(
+    row.value instanceof EncodedValue ? row.value.text : encodeValue(row.value),
+    row.expires,
+  );
 }
 
 /** The `deserialize` option of Keyv. */

@@ -34,6 +34,13 @@ export interface FeedState {
   newestPublished?: string;
 }
 
+/** A feed's state before its first check: never checked, nothing failed. */
+export function uncheckedFeedState(
+  fields: Pick<FeedState, 'url' | 'title' | 'link' | 'nextCheckAt' | 'intervalSeconds'>,
+): FeedState {
+  return { ...fields, lastCheckedAt: null, lastSuccessAt: null, consecutiveFailures: 0 };
+}
+
 /**
  * What a check that changed nothing else records: its times and status. Kept in a small record
  * of its own (`feed:<hash>:check`), so the most frequent write of all, a 304, does not rewrite

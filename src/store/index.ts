@@ -11,7 +11,7 @@ export {
 } from './keyv-store';
 export type { Store } from './store';
 export { SCHEMA_VERSION } from './schema';
-export type { FeedState, FeedStateRepository } from './feeds';
+export { uncheckedFeedState, type FeedState, type FeedStateRepository } from './feeds';
 export type { FeedHistory, FeedHistoryRepository } from './history';
 export { MIN_SEEN_CAPACITY, type SeenKeysRepository } from './seen';
 export {
